@@ -1,0 +1,67 @@
+"""Structured findings: what every analyst returns, and what the architect narrates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+AnalystName = Literal["energy", "behavioral", "diagnostic"]
+
+
+class Metric(BaseModel):
+    name: str
+    value: float
+    unit: str
+    """Unit of `value`: kWh, W, kW, %, h, count, ..."""
+    entity_id: str | None = None
+    at: datetime | None = None
+    """When the metric refers to one moment (a peak), that moment."""
+
+
+class Evidence(BaseModel):
+    """Where a finding comes from: an entity and a time range, with a short description."""
+
+    description: str
+    entity_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Finding(BaseModel):
+    analyst: AnalystName
+    kind: str
+    """Stable machine name, e.g. `consumption_total`, `baseload`, `gap`, `recurring_action`."""
+    title: str
+    summary: str
+    """One or two sentences with the figures, units and period, readable on their own."""
+    confidence: float = Field(ge=0.0, le=1.0)
+    metrics: list[Metric] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+    """How much the finding matters for the answer; the orchestrator ranks by it."""
+
+
+class AnalysisParams(BaseModel):
+    """Parameters of one analysis job; the orchestrator adjusts them when it retries."""
+
+    window_start: datetime
+    window_end: datetime
+    timezone: str
+    window_label: str
+    max_gap_minutes: float = Field(default=30.0, gt=0)
+    """Power is not integrated across gaps longer than this."""
+    focus_entities: list[str] = Field(default_factory=list)
+
+
+class AnalysisResult(BaseModel):
+    analyst: AnalystName
+    findings: list[Finding]
+    confidence: float = Field(ge=0.0, le=1.0)
+    """The analyst's confidence in the result as a whole (coverage of its inputs, mostly)."""
+    notes: list[str] = Field(default_factory=list)
