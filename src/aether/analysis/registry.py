@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
 import pandas as pd
 
+from aether.analysis.behavioral import analyse_behavior
+from aether.analysis.context import AnalysisContext, build_context
+from aether.analysis.diagnostic import analyse_quality
+from aether.analysis.energy import analyse_energy
 from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
 from aether.analysis.schema import EntityMeta
+
+ANALYSTS: Final[dict[str, Callable[[AnalysisContext], AnalysisResult]]] = {
+    "energy": analyse_energy,
+    "behavioral": analyse_behavior,
+    "diagnostic": analyse_quality,
+}
 
 
 def run_analysis(
@@ -15,4 +28,6 @@ def run_analysis(
     params: AnalysisParams,
 ) -> AnalysisResult:
     """Run one analyst's analysis. Pure: no I/O, deterministic for the same inputs."""
-    raise NotImplementedError(analyst)
+    if analyst not in ANALYSTS:
+        raise ValueError(f"unknown analyst {analyst!r}; expected one of {sorted(ANALYSTS)}")
+    return ANALYSTS[analyst](build_context(frame, entities, params))

@@ -1,0 +1,100 @@
+"""The DS analysts (energy, behavioral, diagnostic): one service, one agent per analyst.
+
+Each call loads the window's data once, runs the analyst's pure analysis through the sandbox
+runner (data in as files, findings out as JSON), and streams what it did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+
+from aether.agents.contract import (
+    ANALYST_AGENTS,
+    AgentEvent,
+    AgentName,
+    AgentRequest,
+    ErrorEvent,
+    FinalEvent,
+    FindingsEvent,
+    Stage,
+    StatusEvent,
+    TextDelta,
+)
+from aether.agents.planning import Clock, plan_analysis
+from aether.analysis.findings import AnalysisParams, AnalystName
+from aether.data.source import DataSource
+from aether.llm.offline_writer import write_answer
+from aether.sandbox.jobs import AnalysisJob, SandboxError
+from aether.sandbox.runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+class AnalystTeam:
+    """Serves the three analyst agents; they share the data source and the runner."""
+
+    def __init__(self, source: DataSource, runner: Runner, clock: Clock, timezone: str) -> None:
+        self._source = source
+        self._runner = runner
+        self._clock = clock
+        self._timezone = timezone
+
+    async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
+        analyst = ANALYST_AGENTS.get(request.agent)
+        if analyst is None:
+            yield ErrorEvent(
+                agent=request.agent,
+                code="unknown_analyst",
+                message=f"{request.agent.value} is not one of the DS analysts.",
+            )
+            return
+        params = request.analysis or plan_analysis(request.question, self._clock(), self._timezone)
+        agent = request.agent
+        yield _status(agent, Stage.ANALYST_STARTED, f"{analyst} analysis of {params.window_label}")
+        job = await self._job(analyst, params)
+        yield _status(
+            agent,
+            Stage.DATA_LOADED,
+            f"Loaded {len(job.frame)} states of {len(job.entities)} entities",
+            states=len(job.frame),
+            entities=len(job.entities),
+        )
+        yield _status(
+            agent,
+            Stage.SANDBOX_JOB,
+            f"Running the {analyst} analysis in the {self._runner.name} sandbox",
+            runner=self._runner.name,
+            max_gap_minutes=params.max_gap_minutes,
+        )
+        try:
+            outcome = await self._runner.run(job)
+        except SandboxError as exc:
+            log.warning("%s analysis failed on run %s: %s", analyst, request.run_id, exc)
+            yield ErrorEvent(agent=agent, code="analysis_failed", message=str(exc))
+            return
+        result = outcome.result
+        yield FindingsEvent(
+            agent=agent, analyst=analyst, findings=result.findings, confidence=result.confidence
+        )
+        yield _status(
+            agent,
+            Stage.ANALYST_FINISHED,
+            f"{analyst} analysis done: {len(result.findings)} findings, confidence "
+            f"{result.confidence:.2f}, {outcome.duration_seconds:.2f} s",
+            findings=len(result.findings),
+            confidence=result.confidence,
+            seconds=round(outcome.duration_seconds, 3),
+        )
+        text = write_answer(request.question, result.findings, params.window_label)
+        yield TextDelta(agent=agent, text=text)
+        yield FinalEvent(agent=agent, text=text)
+
+    async def _job(self, analyst: AnalystName, params: AnalysisParams) -> AnalysisJob:
+        entity_ids = params.focus_entities or None
+        data = await self._source.load(params.window_start, params.window_end, entity_ids)
+        return AnalysisJob(analyst=analyst, params=params, frame=data.frame, entities=data.entities)
+
+
+def _status(agent: AgentName, stage: Stage, message: str, **data: object) -> StatusEvent:
+    return StatusEvent(agent=agent, stage=stage, message=message, data=data)

@@ -1,0 +1,152 @@
+"""The contract between agents and their callers: requests, the events an agent streams back, and
+the two protocols (`Agent` is what an agent implements, `AgentClient` is how anyone calls one).
+
+The event types map one-to-one onto A2A (status -> TaskStatusUpdateEvent, text/findings ->
+TaskArtifactUpdateEvent, final/error -> terminal task states), so a call that crosses the network
+loses nothing. Agents never know whether their caller is in the same process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from aether.analysis.findings import AnalysisParams, AnalystName, Finding
+
+
+class AgentName(StrEnum):
+    """Every agent a user may address; `ds-analysts` hosts the three analysts."""
+
+    ARCHITECT = "architect"
+    DS_ORCHESTRATOR = "ds-orchestrator"
+    ENERGY_ANALYST = "energy-analyst"
+    BEHAVIORAL_ANALYST = "behavioral-analyst"
+    DIAGNOSTIC_ANALYST = "diagnostic-analyst"
+
+
+ANALYST_AGENTS: dict[AgentName, AnalystName] = {
+    AgentName.ENERGY_ANALYST: "energy",
+    AgentName.BEHAVIORAL_ANALYST: "behavioral",
+    AgentName.DIAGNOSTIC_ANALYST: "diagnostic",
+}
+
+
+class ServiceName(StrEnum):
+    """The deployable roles that host agents; one AgentClient per service."""
+
+    ARCHITECT = "architect"
+    DS_ORCHESTRATOR = "ds-orchestrator"
+    DS_ANALYSTS = "ds-analysts"
+
+
+def service_of(agent: AgentName) -> ServiceName:
+    if agent in ANALYST_AGENTS:
+        return ServiceName.DS_ANALYSTS
+    return ServiceName(agent.value)
+
+
+class ChatTurn(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class AgentRequest(BaseModel):
+    """One call to an agent. `analysis` is set by callers that already know the window."""
+
+    run_id: str
+    agent: AgentName
+    question: str
+    history: list[ChatTurn] = Field(default_factory=list)
+    analysis: AnalysisParams | None = None
+    analysts: list[AnalystName] | None = None
+    """For the orchestrator: which analysts to run; None lets it decide."""
+
+
+class Stage(StrEnum):
+    ROUTING = "routing"
+    HANDOFF = "handoff"
+    PLANNING = "planning"
+    ANALYST_STARTED = "analyst_started"
+    ANALYST_FINISHED = "analyst_finished"
+    ANALYST_RETRY = "analyst_retry"
+    SANDBOX_JOB = "sandbox_job"
+    DATA_LOADED = "data_loaded"
+    WRITING = "writing"
+
+
+class StatusEvent(BaseModel):
+    """Progress worth showing to a person (streamed as reasoning text on the public API)."""
+
+    type: Literal["status"] = "status"
+    agent: AgentName
+    stage: Stage
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TextDelta(BaseModel):
+    type: Literal["text"] = "text"
+    agent: AgentName
+    text: str
+
+
+class FindingsEvent(BaseModel):
+    type: Literal["findings"] = "findings"
+    agent: AgentName
+    analyst: AnalystName | None = None
+    findings: list[Finding]
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class UsageEvent(BaseModel):
+    """Tokens an LLM really spent on behalf of the request."""
+
+    type: Literal["usage"] = "usage"
+    agent: AgentName
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class FinalEvent(BaseModel):
+    """The agent is done; `text` is its whole answer (the text deltas joined)."""
+
+    type: Literal["final"] = "final"
+    agent: AgentName
+    text: str
+
+
+class ErrorEvent(BaseModel):
+    """The agent failed; nothing follows. `code` is stable, `message` is safe to show a user."""
+
+    type: Literal["error"] = "error"
+    agent: AgentName
+    code: str
+    message: str
+
+
+AgentEvent = Annotated[
+    StatusEvent | TextDelta | FindingsEvent | UsageEvent | FinalEvent | ErrorEvent,
+    Field(discriminator="type"),
+]
+agent_event_adapter: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
+
+
+class Agent(Protocol):
+    """What every agent implements. It yields events and ends with a FinalEvent or ErrorEvent."""
+
+    def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]: ...
+
+
+class AgentClient(Protocol):
+    """How callers reach an agent, in the same process or across the network."""
+
+    def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]: ...
+
+
+class AgentDirectory(Protocol):
+    """Resolves the client for the service that hosts an agent."""
+
+    def client_for(self, service: ServiceName) -> AgentClient: ...

@@ -1,0 +1,61 @@
+"""On/off entities (switches, lights) as timelines: a state holds until the next one is reported.
+
+Unavailable or unknown time counts neither as on nor as off; switching on means going from "off"
+to "on" (coming back from "unavailable" is not an action).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aether.analysis.curves import BoolArray
+from aether.analysis.frames import EntitySeries
+from aether.analysis.periods import NS_PER_H, IntArray
+from aether.analysis.units import FloatArray
+
+
+@dataclass(frozen=True)
+class Timeline:
+    entity_id: str
+    t: IntArray
+    """Segment boundaries: one more than segments; the last segment ends at the window end."""
+    on: BoolArray
+    known: BoolArray
+    switched_on: IntArray
+    """Moments (ns) of off -> on transitions inside the window."""
+    switched_off: IntArray
+
+    def hours(self, edges: IntArray) -> tuple[FloatArray, FloatArray]:
+        """On-hours and known hours in each bucket between consecutive edges."""
+        if len(self.t) < 2:
+            zero = np.zeros(max(len(edges) - 1, 0), dtype=np.float64)
+            return zero, zero
+        duration = np.diff(self.t).astype(np.float64) / NS_PER_H
+        x = (edges - self.t[0]).astype(np.float64)
+        xp = (self.t - self.t[0]).astype(np.float64)
+        on = np.concatenate(([0.0], np.cumsum(np.where(self.on, duration, 0.0))))
+        known = np.concatenate(([0.0], np.cumsum(np.where(self.known, duration, 0.0))))
+        return np.diff(np.interp(x, xp, on)), np.diff(np.interp(x, xp, known))
+
+
+def timeline(series: EntitySeries, start_ns: int, end_ns: int) -> Timeline:
+    t = series.t
+    if len(t) and t[-1] < end_ns:
+        t = np.concatenate((t, [end_ns])).astype(np.int64)
+    n = len(t) - 1 if len(t) else 0
+    state = series.state[:n]
+    on = np.asarray(state == "on", dtype=bool)
+    off = np.asarray(state == "off", dtype=bool)
+    inside = (t[:n] >= start_ns) & (t[:n] < end_ns)
+    was_off = np.concatenate(([False], off[:-1])) if n else off
+    was_on = np.concatenate(([False], on[:-1])) if n else on
+    return Timeline(
+        entity_id=series.entity_id,
+        t=t,
+        on=on,
+        known=series.known[:n],
+        switched_on=t[:n][on & was_off & inside],
+        switched_off=t[:n][off & was_on & inside],
+    )

@@ -1,0 +1,70 @@
+"""Liveness (`/health`) and readiness (`/ready`), public so orchestrators can probe them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from aether import __version__
+from aether.store import Store
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """What /health reports about this process; fixed at start-up."""
+
+    mode: str
+    sandbox: str
+    llm: str
+    auth: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    mode: str
+    sandbox: str
+    llm: str
+    auth: Literal["api_key", "off"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
+@router.get("/health")
+@router.get("/api/v1/health", include_in_schema=False)
+async def health(request: Request) -> Health:
+    facts: HealthFacts = request.app.state.health
+    return Health(
+        version=__version__,
+        mode=facts.mode,
+        sandbox=facts.sandbox,
+        llm=facts.llm,
+        auth="api_key" if facts.auth else "off",
+    )
+
+
+@router.get("/ready", response_model=Readiness)
+@router.get("/api/v1/ready", include_in_schema=False, response_model=Readiness)
+async def ready(request: Request) -> JSONResponse:
+    store: Store = request.app.state.store
+    checks: dict[str, str] = {}
+    try:
+        await store.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the probe
+        log.warning("readiness: database check failed: %s", exc)
+        checks["database"] = f"error: {type(exc).__name__}"
+    is_ready = all(value == "ok" for value in checks.values())
+    body = Readiness(status="ready" if is_ready else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)

@@ -1,0 +1,58 @@
+"""The gateway application: the public API in front of the agent mesh."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from aether import __version__
+from aether.agents.planning import Clock, utc_now
+from aether.config import Settings
+from aether.gateway import api_chat, api_conversations, api_health, api_models
+from aether.gateway.api_health import HealthFacts
+from aether.gateway.auth import ApiKeyAuth
+from aether.gateway.body_limit import BodyLimitMiddleware
+from aether.gateway.chat_service import ChatService
+from aether.gateway.errors import install_error_handlers
+from aether.mesh.runtime import open_local_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
+    """The app for these settings; resources are opened by the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await stack.enter_async_context(open_local_runtime(settings, clock))
+            app.state.store = runtime.store
+            app.state.chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
+            app.state.health = HealthFacts(
+                mode=settings.deployment_mode.value,
+                sandbox=runtime.sandbox_name,
+                llm=runtime.llm_description,
+                auth=settings.auth_enabled,
+            )
+            if not settings.auth_enabled:
+                log.warning(
+                    "API_KEYS is not set: authentication is off (allowed on the loopback bind %s)",
+                    settings.host,
+                )
+            yield
+
+    app = FastAPI(
+        title="Aether",
+        version=__version__,
+        summary="OpenAI-compatible API over an agent mesh for household energy analysis.",
+        lifespan=lifespan,
+    )
+    app.state.auth = ApiKeyAuth(settings.api_keys)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    install_error_handlers(app)
+    for module in (api_health, api_models, api_chat, api_conversations):
+        app.include_router(module.router)
+    return app

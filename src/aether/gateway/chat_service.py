@@ -1,0 +1,262 @@
+"""One chat request from acceptance to its stored answer, independent of the wire format.
+
+The user message is committed before any agent starts; every event of the run is recorded; the
+run always ends in a final state (completed, failed, cancelled) with whatever text was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aether.agents.contract import (
+    AgentDirectory,
+    AgentEvent,
+    AgentName,
+    AgentRequest,
+    ChatTurn,
+    ErrorEvent,
+    FinalEvent,
+    Stage,
+    StatusEvent,
+    TextDelta,
+    UsageEvent,
+    service_of,
+)
+from aether.agents.router import Router, RoutingDecision
+from aether.gateway.catalog import resolve_target
+from aether.gateway.errors import ApiError
+from aether.gateway.openai_schema import ChatCompletionRequest, RequestMessage, Usage
+from aether.gateway.token_budget import TokenBudget
+from aether.llm.tokens import count_message_tokens, count_tokens
+from aether.store import Store
+
+log = logging.getLogger(__name__)
+
+_GATEWAY = AgentName.ARCHITECT  # routing events are reported on behalf of the architect's front
+
+
+@dataclass
+class PreparedChat:
+    """A request accepted and committed: the conversation exists and holds the user message."""
+
+    conversation_id: str
+    run_id: str
+    model: str
+    question: str
+    history: list[ChatTurn]
+    requested: AgentName | None
+    token_limit: int | None
+    prompt_estimate: int
+
+
+@dataclass
+class RunOutcome:
+    """What the run produced, filled in while its events stream."""
+
+    text_parts: list[str] = field(default_factory=list)
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
+    finish_reason: Literal["stop", "length"] = "stop"
+    error: ErrorEvent | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def usage(self, prompt_estimate: int) -> Usage:
+        """LLM-reported counts where an LLM worked, our tokenizer's counts where none did."""
+        prompt = self.llm_prompt_tokens or prompt_estimate
+        completion = self.llm_completion_tokens or count_tokens(self.text)
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
+
+
+class ChatService:
+    def __init__(self, store: Store, router: Router, directory: AgentDirectory) -> None:
+        self._store = store
+        self._router = router
+        self._directory = directory
+
+    async def prepare(
+        self, request: ChatCompletionRequest, conversation_header: str | None
+    ) -> PreparedChat:
+        requested = resolve_target(request.model, request.agent)
+        question, history = _split_messages(request.messages)
+        conversation_id = request.conversation_id or conversation_header
+        if conversation_id is None:
+            conversation = await self._store.conversations.create(title=_title(question))
+            conversation_id = conversation.id
+        elif await self._store.conversations.get(conversation_id) is None:
+            raise ApiError(
+                404,
+                f"Conversation {conversation_id!r} does not exist.",
+                param="conversation_id",
+                code="conversation_not_found",
+            )
+        if not history:
+            history = await self._stored_history(conversation_id)
+        run = await self._store.runs.start(
+            conversation_id=conversation_id,
+            agent_requested=requested.value if requested else "auto",
+            model=request.model,
+        )
+        await self._store.conversations.add_message(
+            conversation_id, "user", question, run_id=run.id
+        )
+        return PreparedChat(
+            conversation_id=conversation_id,
+            run_id=run.id,
+            model=request.model,
+            question=question,
+            history=history,
+            requested=requested,
+            token_limit=request.token_limit,
+            prompt_estimate=count_message_tokens(
+                [*history, ChatTurn(role="user", content=question)]
+            ),
+        )
+
+    async def execute(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncIterator[AgentEvent]:
+        """Streams the run's events; the outcome is filled in and stored whatever happens."""
+        try:
+            async for event in self._run(chat, outcome):
+                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away (disconnect, or the consumer closed the stream).
+            await asyncio.shield(self._finish(chat, outcome, cancelled=True))
+            raise
+        except Exception as exc:  # an agent bug must still end the run, not leave it running
+            log.exception("run %s failed", chat.run_id)
+            outcome.error = ErrorEvent(
+                agent=_GATEWAY,
+                code="internal_error",
+                message=f"Internal error: {type(exc).__name__}",
+            )
+            yield outcome.error
+        await self._finish(chat, outcome, cancelled=False)
+
+    async def _run(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncIterator[AgentEvent]:
+        decision = await self._decide(chat)
+        outcome.llm_prompt_tokens += decision.prompt_tokens
+        outcome.llm_completion_tokens += decision.completion_tokens
+        await self._store.runs.set_routing(
+            chat.run_id, decision.agent.value, decision.reason, decision.confidence
+        )
+        routing = StatusEvent(
+            agent=_GATEWAY,
+            stage=Stage.ROUTING,
+            message=f"Routing to the {decision.agent.value}: {decision.reason} "
+            f"(confidence {decision.confidence:.2f})",
+            data={"target": decision.agent.value, "confidence": decision.confidence},
+        )
+        await self._record(chat, routing)
+        yield routing
+        budget = TokenBudget(chat.token_limit)
+        request = AgentRequest(
+            run_id=chat.run_id, agent=decision.agent, question=chat.question, history=chat.history
+        )
+        client = self._directory.client_for(service_of(decision.agent))
+        async with aclosing(client.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    text, exhausted = budget.take(event.text)
+                    if text:
+                        outcome.text_parts.append(text)
+                        yield event.model_copy(update={"text": text})
+                    if exhausted:
+                        outcome.finish_reason = "length"
+                        return
+                    continue
+                await self._record(chat, event)
+                self._account(outcome, budget, event)
+                yield event
+
+    @staticmethod
+    def _account(outcome: RunOutcome, budget: TokenBudget, event: AgentEvent) -> None:
+        if isinstance(event, UsageEvent):
+            outcome.llm_prompt_tokens += event.prompt_tokens
+            outcome.llm_completion_tokens += event.completion_tokens
+        elif isinstance(event, ErrorEvent):
+            outcome.error = event
+        elif isinstance(event, FinalEvent) and not outcome.text_parts and event.text:
+            outcome.text_parts.append(budget.take(event.text)[0])
+
+    async def _decide(self, chat: PreparedChat) -> RoutingDecision:
+        if chat.requested is not None:
+            return RoutingDecision(chat.requested, "requested explicitly", 1.0)
+        return await self._router.route(chat.question)
+
+    async def _record(self, chat: PreparedChat, event: AgentEvent) -> None:
+        await self._store.runs.append_event(
+            chat.run_id, event.type, event.model_dump(mode="json", exclude={"type"})
+        )
+
+    async def _finish(self, chat: PreparedChat, outcome: RunOutcome, *, cancelled: bool) -> None:
+        usage = outcome.usage(chat.prompt_estimate)
+        if cancelled:
+            status, message_status, error = "cancelled", "partial", "cancelled by the client"
+        elif outcome.error is not None:
+            status, message_status, error = "failed", "failed", outcome.error.message
+        else:
+            status, message_status, error = "completed", "complete", None
+        if outcome.text or error:
+            await self._store.conversations.add_message(
+                chat.conversation_id,
+                "assistant",
+                outcome.text,
+                run_id=chat.run_id,
+                status=message_status,
+                error=error,
+            )
+        await self._store.runs.finish(
+            chat.run_id,
+            status,
+            error=error,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+
+    async def _stored_history(self, conversation_id: str) -> list[ChatTurn]:
+        messages = await self._store.conversations.messages(conversation_id)
+        return [
+            ChatTurn(role=m.role, content=m.content)
+            for m in messages
+            if m.role in ("user", "assistant", "system") and m.content
+        ]
+
+
+def _split_messages(messages: list[RequestMessage]) -> tuple[str, list[ChatTurn]]:
+    """The last user message is the question; the messages before it are the history."""
+    for message in messages:
+        if message.has_non_text_parts():
+            raise ApiError(
+                400,
+                "Only text content parts are supported.",
+                param="messages.content",
+                code="unsupported_content",
+            )
+    last = messages[-1]
+    if last.role != "user" or not last.text().strip():
+        raise ApiError(
+            400,
+            "The last message must be a user message with text.",
+            param="messages",
+            code="invalid_messages",
+        )
+    history = [
+        ChatTurn(role="system" if m.role == "developer" else m.role, content=m.text())
+        for m in messages[:-1]
+        if m.role in ("system", "developer", "user", "assistant") and m.text()
+    ]
+    return last.text().strip(), history
+
+
+def _title(question: str) -> str:
+    line = question.strip().splitlines()[0] if question.strip() else "Conversation"
+    return line if len(line) <= 80 else line[:77] + "..."

@@ -1,0 +1,62 @@
+"""The job's side of the job directory: read inputs, run the analysis, write the result file.
+
+Runs inside the sandbox, whose root holds only pandas, pyarrow, pydantic and `aether.analysis`,
+so this module imports nothing else. Usage: `python -I -m aether.sandbox.job_main <job_dir>`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from pydantic import TypeAdapter
+
+from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
+from aether.analysis.registry import run_analysis
+from aether.analysis.schema import EntityMeta
+from aether.sandbox.layout import JobDir, JobError
+
+_ANALYST: TypeAdapter[AnalystName] = TypeAdapter(AnalystName)
+_ENTITIES: TypeAdapter[dict[str, EntityMeta]] = TypeAdapter(dict[str, EntityMeta])
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Single-threaded on purpose: under a memory limit pyarrow's dataset reader can hang when it
+    cannot start its worker threads, where this reader fails with an error."""
+    return pq.ParquetFile(path).read(use_threads=False).to_pandas(use_threads=False)
+
+
+def run_job(job_dir: JobDir) -> AnalysisResult:
+    analyst = _ANALYST.validate_json(job_dir.analyst.read_bytes())
+    params = AnalysisParams.model_validate_json(job_dir.params.read_bytes())
+    entities = _ENTITIES.validate_json(job_dir.entities.read_bytes())
+    return run_analysis(analyst, read_frame(job_dir.frame), entities, params)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """The runner must never read a half-written file, even when the job is killed mid-write."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -I -m aether.sandbox.job_main <job_dir>", file=sys.stderr)
+        return 2
+    job_dir = JobDir(Path(argv[0]))
+    try:
+        write_atomically(job_dir.result, run_job(job_dir).model_dump_json())
+    except Exception as exc:
+        traceback.print_exc()
+        write_atomically(job_dir.error, JobError.from_exception(exc).model_dump_json())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,64 @@
+"""The job contract: what an analyst hands a runner, what comes back, and how it can fail."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
+from aether.analysis.schema import COLUMNS, EntityMeta
+
+
+class AnalysisJob(BaseModel):
+    """One analyst's analysis of one household frame.
+
+    The frame is excluded from serialisation: it travels as Parquet, the rest as JSON.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    analyst: AnalystName
+    params: AnalysisParams
+    entities: dict[str, EntityMeta]
+    frame: pd.DataFrame = Field(exclude=True, repr=False)
+
+    @field_validator("frame")
+    @classmethod
+    def _has_household_columns(cls, frame: pd.DataFrame) -> pd.DataFrame:
+        missing = [column for column in COLUMNS if column not in frame.columns]
+        if missing:
+            raise ValueError(f"frame lacks the household columns {missing}")
+        return frame
+
+
+class JobOutcome(BaseModel):
+    result: AnalysisResult
+    duration_seconds: float = Field(ge=0)
+    runner: str
+    """Name of the runner that ran the job, so callers can report the isolation that applied."""
+
+
+class SandboxError(Exception):
+    """An analysis job did not produce a usable result. Messages are short and safe to show."""
+
+
+class SandboxTimeout(SandboxError):
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(f"analysis job exceeded its time limit of {timeout_seconds:g} s")
+        self.timeout_seconds = timeout_seconds
+
+
+class SandboxJobFailed(SandboxError):
+    """The job exited unsuccessfully. `stderr_tail` is for logs; the message is for users."""
+
+    def __init__(
+        self, message: str, *, returncode: int, error_type: str | None, stderr_tail: str
+    ) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.error_type = error_type
+        self.stderr_tail = stderr_tail
+
+
+class SandboxOutputInvalid(SandboxError):
+    """The job exited successfully but its result is missing, too large or malformed."""
