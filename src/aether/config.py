@@ -11,13 +11,30 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DeploymentMode(StrEnum):
     MONOLITH = "monolith"
     DISTRIBUTED = "distributed"
+
+
+class Role(StrEnum):
+    """The deployable roles: the gateway and the three agent services."""
+
+    GATEWAY = "gateway"
+    ARCHITECT = "architect"
+    DS_ORCHESTRATOR = "ds-orchestrator"
+    DS_ANALYSTS = "ds-analysts"
+
+
+DEFAULT_PORTS: dict[Role, int] = {
+    Role.GATEWAY: 8000,
+    Role.ARCHITECT: 8001,
+    Role.DS_ORCHESTRATOR: 8002,
+    Role.DS_ANALYSTS: 8003,
+}
 
 
 class LogLevel(StrEnum):
@@ -40,9 +57,27 @@ class Settings(BaseSettings):
     )
 
     deployment_mode: DeploymentMode = DeploymentMode.MONOLITH
+    aether_service: Role = Role.GATEWAY
+    """The role this process plays (`aether serve --service` sets it)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    """Defaults to the role's port (8000-8003) when neither PORT nor --port is given."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    service_token: SecretStr | None = None
+    """Bearer token the agent services require on their A2A routes and every caller sends."""
+    architect_service_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8001")
+    ds_orchestrator_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8002")
+    ds_analysts_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8003")
+    """Where the other processes reach each agent service in distributed mode."""
+    gateway_public_url: AnyHttpUrl | None = None
+    architect_public_url: AnyHttpUrl | None = None
+    ds_orchestrator_public_url: AnyHttpUrl | None = None
+    ds_analysts_public_url: AnyHttpUrl | None = None
+    """What the agent cards advertise; unset, a service advertises its service URL (and the
+    gateway http://localhost:PORT)."""
+    a2a_timeout_seconds: float = Field(default=120.0, gt=0)
+    """Longest silence on an A2A call (streams carry keep-alive pings every 15 s)."""
+    a2a_connect_retries: int = Field(default=2, ge=0, le=10)
     aether_data_dir: Path = Path("./var")
     database_url: str | None = None
     llm_base_url: AnyHttpUrl | None = None
@@ -63,10 +98,25 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("llm_base_url", "database_url", mode="before")
+    @field_validator(
+        "llm_base_url",
+        "database_url",
+        "service_token",
+        "gateway_public_url",
+        "architect_public_url",
+        "ds_orchestrator_public_url",
+        "ds_analysts_public_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _role_port(self) -> Settings:
+        if "port" not in self.model_fields_set:
+            self.port = DEFAULT_PORTS[self.aether_service]
+        return self
 
     @field_validator("household_timezone")
     @classmethod
@@ -97,6 +147,39 @@ class Settings(BaseSettings):
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
 
+    @property
+    def service_credentials(self) -> list[str]:
+        """What the A2A routes accept: the service token and every API key."""
+        token = [self.service_token.get_secret_value()] if self.service_token else []
+        return token + self.api_keys
+
+    @property
+    def outbound_token(self) -> str | None:
+        """What this process sends to other agent services: SERVICE_TOKEN, else the first key."""
+        if self.service_token:
+            return self.service_token.get_secret_value()
+        return self.api_keys[0] if self.api_keys else None
+
+    def service_url(self, role: Role) -> str:
+        """Where other processes reach `role` (no trailing slash)."""
+        urls = {
+            Role.GATEWAY: self.gateway_public_url or f"http://localhost:{self.port}",
+            Role.ARCHITECT: self.architect_service_url,
+            Role.DS_ORCHESTRATOR: self.ds_orchestrator_url,
+            Role.DS_ANALYSTS: self.ds_analysts_url,
+        }
+        return str(urls[role]).rstrip("/")
+
+    def public_url(self, role: Role) -> str:
+        """The base URL `role` advertises in its agent card (no trailing slash)."""
+        public = {
+            Role.GATEWAY: self.gateway_public_url,
+            Role.ARCHITECT: self.architect_public_url,
+            Role.DS_ORCHESTRATOR: self.ds_orchestrator_public_url,
+            Role.DS_ANALYSTS: self.ds_analysts_public_url,
+        }[role]
+        return str(public).rstrip("/") if public else self.service_url(role)
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings; raise SettingsError with one line naming the bad variable."""
@@ -104,9 +187,16 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
-    if not settings.api_keys and not settings.binds_loopback:
+    if settings.binds_loopback:
+        return settings
+    if settings.aether_service is Role.GATEWAY and not settings.api_keys:
         raise SettingsError(
             f"API_KEYS: must be set when HOST={settings.host} is not a loopback address"
+        )
+    if not settings.service_credentials:
+        raise SettingsError(
+            f"SERVICE_TOKEN: must be set (or API_KEYS) when the {settings.aether_service.value} "
+            f"service binds HOST={settings.host}, which is not a loopback address"
         )
     return settings
 

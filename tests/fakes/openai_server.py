@@ -24,7 +24,6 @@ import asyncio
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -33,14 +32,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tests.servers import serve_in_thread
+
 FAKE_MODEL: Final = "fake-model"
-_STARTUP_TIMEOUT: Final = 10.0
 _PIECES: Final = re.compile(r"\s*\S+\s*|\s+")
 
 
@@ -227,42 +226,12 @@ def running_fake_openai(fake: FakeOpenAI | None = None) -> Iterator[str]:
     The server is stopped and its thread joined on exit, also when the test fails.
     """
     fake = fake if fake is not None else FakeOpenAI()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        fake.app(),
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        loop="asyncio",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fake-openai", daemon=True
-    )
-    thread.start()
-    try:
-        _wait_started(server, thread)
-        fake.base_url = f"http://127.0.0.1:{port}/v1"
-        yield fake.base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-        fake.base_url = None
-
-
-def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + _STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("fake OpenAI server thread exited during startup")
-        if time.monotonic() > deadline:
-            raise RuntimeError("fake OpenAI server did not start in time")
-        time.sleep(0.005)
+    with serve_in_thread(fake.app(), lifespan="off", name="fake-openai") as base_url:
+        fake.base_url = f"{base_url}/v1"
+        try:
+            yield fake.base_url
+        finally:
+            fake.base_url = None
 
 
 def _error(

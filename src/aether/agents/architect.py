@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
     AgentDirectory,
@@ -38,6 +41,19 @@ log = logging.getLogger(__name__)
 _PIECES = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
+@dataclass
+class _Analysis:
+    """What the DS orchestrator handed back, and what the answer needs to narrate it."""
+
+    tz: tzinfo
+    label: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    entity_names: dict[str, str] = field(default_factory=dict)
+    """Friendly names from every FindingsEvent, so the answer names devices as the household
+    does."""
+    failure: ErrorEvent | None = None
+
+
 class Architect:
     name = AgentName.ARCHITECT
 
@@ -51,20 +67,19 @@ class Architect:
 
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         intent = read_intent(request.question)
-        findings: list[Finding] = []
-        label: str | None = None
+        analysis = _Analysis(tz=ZoneInfo(self._timezone))
         if intent.needs_analysis:
             params = request.analysis or plan_analysis(
                 request.question, self._clock(), self._timezone
             )
-            label = params.window_label
-            failure: list[ErrorEvent] = []
-            async for event in self._delegate(request, intent, params, findings, failure):
+            analysis.label, analysis.tz = params.window_label, ZoneInfo(params.timezone)
+            async for event in self._delegate(request, intent, params, analysis):
                 yield event
-            if failure:
-                yield ErrorEvent(agent=self.name, code=failure[0].code, message=failure[0].message)
+            if analysis.failure is not None:
+                failure = analysis.failure
+                yield ErrorEvent(agent=self.name, code=failure.code, message=failure.message)
                 return
-        async for event in self._write(request, intent, findings, label):
+        async for event in self._write(request, intent, analysis):
             yield event
 
     async def _delegate(
@@ -72,10 +87,9 @@ class Architect:
         request: AgentRequest,
         intent: Intent,
         params: AnalysisParams,
-        findings: list[Finding],
-        failure: list[ErrorEvent],
+        into: _Analysis,
     ) -> AsyncGenerator[AgentEvent, None]:
-        """Streams the team's progress; their findings (or error) are left in the lists."""
+        """Streams the team's progress; their findings and names (or error) are left in `into`."""
         yield StatusEvent(
             agent=self.name,
             stage=Stage.HANDOFF,
@@ -94,18 +108,19 @@ class Architect:
             if isinstance(event, StatusEvent | UsageEvent):
                 yield event
             elif isinstance(event, FindingsEvent):
-                findings.extend(event.findings)
+                into.findings.extend(event.findings)
+                into.entity_names.update(event.entity_names)
                 yield event
-            elif isinstance(event, ErrorEvent):
-                failure.append(event)
+            elif isinstance(event, ErrorEvent) and into.failure is None:
+                into.failure = event
 
     async def _write(
-        self, request: AgentRequest, intent: Intent, findings: list[Finding], label: str | None
+        self, request: AgentRequest, intent: Intent, analysis: _Analysis
     ) -> AsyncGenerator[AgentEvent, None]:
         if self._llm is not None:
             written: list[str] = []
             try:
-                async for event in self._write_with_llm(self._llm, request, findings, written):
+                async for event in self._write_with_llm(self._llm, request, analysis, written):
                     yield event
                 return
             except LLMError as exc:
@@ -116,18 +131,24 @@ class Architect:
                 yield self._writing_status(f"LLM unavailable ({exc}); writing offline")
         else:
             yield self._writing_status("Writing the answer from the findings (offline writer)")
-        text = _offline_text(request.question, intent, findings, label)
+        text = _offline_text(request.question, intent, analysis)
         for piece in _PIECES.findall(text):
             yield TextDelta(agent=self.name, text=piece)
         yield FinalEvent(agent=self.name, text=text)
 
     async def _write_with_llm(
-        self, llm: LLMClient, request: AgentRequest, findings: list[Finding], written: list[str]
+        self, llm: LLMClient, request: AgentRequest, analysis: _Analysis, written: list[str]
     ) -> AsyncGenerator[AgentEvent, None]:
         yield self._writing_status(f"Writing the answer with {llm.model}")
         messages = [ChatMessage(role="system", content=architect_system_prompt())]
-        if findings:
-            messages.append(ChatMessage(role="system", content=findings_context(findings)))
+        if analysis.findings:
+            context = findings_context(
+                analysis.findings,
+                analysis.label,
+                entity_names=analysis.entity_names,
+                tz=analysis.tz,
+            )
+            messages.append(ChatMessage(role="system", content=context))
         messages.extend(ChatMessage(role=t.role, content=t.content) for t in request.history)
         messages.append(ChatMessage(role="user", content=request.question))
         async for delta in llm.stream(messages):
@@ -146,9 +167,15 @@ class Architect:
         return StatusEvent(agent=self.name, stage=Stage.WRITING, message=message)
 
 
-def _offline_text(question: str, intent: Intent, findings: list[Finding], label: str | None) -> str:
+def _offline_text(question: str, intent: Intent, analysis: _Analysis) -> str:
     if intent.smalltalk:
         return write_greeting() if len(question) < 20 else write_capabilities()
     if not intent.needs_analysis:
         return write_capabilities()
-    return write_answer(question, findings, label)
+    return write_answer(
+        question,
+        analysis.findings,
+        analysis.label,
+        entity_names=analysis.entity_names,
+        tz=analysis.tz,
+    )

@@ -99,6 +99,8 @@ class FindingsEvent(BaseModel):
     analyst: AnalystName | None = None
     findings: list[Finding]
     confidence: float = Field(ge=0.0, le=1.0)
+    entity_names: dict[str, str] = Field(default_factory=dict)
+    """Friendly name per entity id, so that whoever narrates the findings can name devices."""
 
 
 class UsageEvent(BaseModel):

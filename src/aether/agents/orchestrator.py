@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
     AgentDirectory,
@@ -49,6 +50,7 @@ class _Attempt:
     findings: list[Finding]
     confidence: float
     error: ErrorEvent | None = None
+    entity_names: dict[str, str] = field(default_factory=dict)
 
 
 class DSOrchestrator:
@@ -86,8 +88,17 @@ class DSOrchestrator:
             return
         findings = synthesise([f for a in results for f in a.findings])
         confidence = min((a.confidence for a in results if a.error is None), default=0.0)
-        yield FindingsEvent(agent=self.name, findings=findings, confidence=confidence)
-        text = write_answer(request.question, findings, params.window_label)
+        names = {eid: name for a in results for eid, name in a.entity_names.items()}
+        yield FindingsEvent(
+            agent=self.name, findings=findings, confidence=confidence, entity_names=names
+        )
+        text = write_answer(
+            request.question,
+            findings,
+            params.window_label,
+            entity_names=names,
+            tz=ZoneInfo(params.timezone),
+        )
         yield TextDelta(agent=self.name, text=text)
         yield FinalEvent(agent=self.name, text=text)
 
@@ -110,6 +121,7 @@ class DSOrchestrator:
                     attempt=number + 1,
                 )
             attempt.findings, attempt.confidence, attempt.error = [], 0.0, None
+            attempt.entity_names = {}
             async for event in self._call_analyst(request, analyst, params, attempt):
                 yield event
             if attempt.error is not None or attempt.confidence >= self._retry.min_confidence:
@@ -127,6 +139,7 @@ class DSOrchestrator:
         async for event in client.stream(sub_request):
             if isinstance(event, FindingsEvent):
                 into.findings, into.confidence = event.findings, event.confidence
+                into.entity_names = event.entity_names
             elif isinstance(event, ErrorEvent):
                 into.error = event
                 yield self._status(

@@ -65,3 +65,6 @@ class AnalysisResult(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     """The analyst's confidence in the result as a whole (coverage of its inputs, mostly)."""
     notes: list[str] = Field(default_factory=list)
+    entity_names: dict[str, str] = Field(default_factory=dict)
+    """Friendly name per entity id of the entities the analysis saw, so that answers can name
+    devices the way the household does ("Heat pump", not `sensor.heat_pump_power`)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import pandas as pd
@@ -27,7 +27,20 @@ def run_analysis(
     entities: dict[str, EntityMeta],
     params: AnalysisParams,
 ) -> AnalysisResult:
-    """Run one analyst's analysis. Pure: no I/O, deterministic for the same inputs."""
+    """Run one analyst's analysis. Pure: no I/O, deterministic for the same inputs.
+
+    The result carries the friendly names of the entities it saw: the findings only hold entity
+    ids, and whoever writes the answer has no other way to name the devices."""
     if analyst not in ANALYSTS:
         raise ValueError(f"unknown analyst {analyst!r}; expected one of {sorted(ANALYSTS)}")
-    return ANALYSTS[analyst](build_context(frame, entities, params))
+    result = ANALYSTS[analyst](build_context(frame, entities, params))
+    return result.model_copy(update={"entity_names": friendly_names(entities)})
+
+
+def friendly_names(entities: Mapping[str, EntityMeta]) -> dict[str, str]:
+    """Entity id -> friendly name, leaving out entities without a name of their own."""
+    return {
+        entity_id: meta.friendly_name.strip()
+        for entity_id, meta in entities.items()
+        if meta.friendly_name.strip() and meta.friendly_name.strip() != entity_id
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Literal
@@ -122,14 +122,23 @@ class ChatService:
             ),
         )
 
-    async def execute(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncIterator[AgentEvent]:
-        """Streams the run's events; the outcome is filled in and stored whatever happens."""
+    async def execute(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncGenerator[AgentEvent, None]:
+        """Streams the run's events. The run is stored in its final state before the event that
+        ends it reaches the caller, so a client that reacts at once already finds it stored; a
+        caller that goes away mid-run leaves it `cancelled` with the text written so far."""
+        stored = False
         try:
-            async for event in self._run(chat, outcome):
-                yield event
+            async with aclosing(self._run(chat, outcome)) as events:
+                async for event in events:
+                    if isinstance(event, ErrorEvent):
+                        await self._finish(chat, outcome, cancelled=False)
+                        stored = True
+                    yield event
+                    if stored:
+                        return
         except (asyncio.CancelledError, GeneratorExit):
-            # The client went away (disconnect, or the consumer closed the stream).
-            await asyncio.shield(self._finish(chat, outcome, cancelled=True))
+            if not stored:
+                await asyncio.shield(self._finish(chat, outcome, cancelled=True))
             raise
         except Exception as exc:  # an agent bug must still end the run, not leave it running
             log.exception("run %s failed", chat.run_id)
@@ -138,10 +147,12 @@ class ChatService:
                 code="internal_error",
                 message=f"Internal error: {type(exc).__name__}",
             )
+            await self._finish(chat, outcome, cancelled=False)
             yield outcome.error
+            return
         await self._finish(chat, outcome, cancelled=False)
 
-    async def _run(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncIterator[AgentEvent]:
+    async def _run(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncGenerator[AgentEvent, None]:
         decision = await self._decide(chat)
         outcome.llm_prompt_tokens += decision.prompt_tokens
         outcome.llm_completion_tokens += decision.completion_tokens

@@ -34,6 +34,7 @@ class AnalysisJob(BaseModel):
 class JobOutcome(BaseModel):
     result: AnalysisResult
     duration_seconds: float = Field(ge=0)
+    """Wall-clock time of the job process, from start to exit."""
     runner: str
     """Name of the runner that ran the job, so callers can report the isolation that applied."""
 

@@ -20,6 +20,8 @@ MAX_ERROR_MESSAGE_CHARS: Final = 500
 
 @dataclass(frozen=True)
 class JobDir:
+    """Paths in one job's directory: the runner writes `input/`, the job writes `output/`."""
+
     root: Path
 
     @property

@@ -18,7 +18,8 @@ from aether.sandbox.process import ProcessLimits, run_process
 
 MAX_RESULT_BYTES: Final = 5 * 1024 * 1024
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
-"""Largest file the job may write (result, error, its stderr); beyond it the kernel kills it."""
+"""Largest file the job may write (result, error, its stderr): a larger write fails with EFBIG,
+or SIGXFSZ kills the job."""
 
 
 class SubprocessRunner:

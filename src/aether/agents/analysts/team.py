@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
     ANALYST_AGENTS,
@@ -75,7 +76,11 @@ class AnalystTeam:
             return
         result = outcome.result
         yield FindingsEvent(
-            agent=agent, analyst=analyst, findings=result.findings, confidence=result.confidence
+            agent=agent,
+            analyst=analyst,
+            findings=result.findings,
+            confidence=result.confidence,
+            entity_names=result.entity_names,
         )
         yield _status(
             agent,
@@ -86,7 +91,13 @@ class AnalystTeam:
             confidence=result.confidence,
             seconds=round(outcome.duration_seconds, 3),
         )
-        text = write_answer(request.question, result.findings, params.window_label)
+        text = write_answer(
+            request.question,
+            result.findings,
+            params.window_label,
+            entity_names=result.entity_names,
+            tz=ZoneInfo(params.timezone),
+        )
         yield TextDelta(agent=agent, text=text)
         yield FinalEvent(agent=agent, text=text)
 
