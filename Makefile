@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-distributed test lint fmt typecheck bench clean
+.PHONY: install run run-distributed build-services test lint fmt typecheck bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,15 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/aether serve
+
+# One container per role (podman-compose / docker compose, when an engine works), else the four
+# roles as local processes on 8000-8003. Ctrl-C stops them all. See docs/deployment.md.
+run-distributed: install
+	$(BIN)/python -m aether.deploy up
+
+# One image per role from Containerfile.service (aether-<role>:latest), with podman or docker.
+build-services: install
+	$(BIN)/python -m aether.deploy build
 
 lint: install
 	$(BIN)/ruff check .

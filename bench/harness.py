@@ -36,9 +36,10 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
     def line(self) -> str:
+        p50, p99 = self.percentile(0.5) * 1000, self.percentile(0.99) * 1000
         return (
-            f"{self.label:<28} {self.throughput:8.1f} req/s   p50 {self.percentile(0.5) * 1000:7.2f} ms"
-            f"   p99 {self.percentile(0.99) * 1000:7.2f} ms   errors {self.errors}"
+            f"{self.label:<28} {self.throughput:8.1f} req/s   p50 {p50:7.2f} ms"
+            f"   p99 {p99:7.2f} ms   errors {self.errors}"
         )
 
 

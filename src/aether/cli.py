@@ -1,4 +1,4 @@
-"""The `aether` command: serve the API, migrate the database."""
+"""The `aether` command: serve the gateway or one agent service, migrate the database."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+from fastapi import FastAPI
 
 from aether import __version__
-from aether.config import Settings, SettingsError, load_settings
+from aether.config import DEFAULT_PORTS, Role, Settings, SettingsError, load_settings
 from aether.gateway.app import create_app
+from aether.mesh.service_app import create_service_app
 from aether.observability.logging import configure_logging
 from aether.store import upgrade_database
 
@@ -20,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     overrides = {
-        key: value for key in ("host", "port") if (value := getattr(args, key, None)) is not None
+        key: value
+        for key in ("host", "port", "aether_service")
+        if (value := getattr(args, key, None)) is not None
     }
     try:
         settings = load_settings(**overrides)
@@ -42,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings) -> int:
     settings.aether_data_dir.mkdir(parents=True, exist_ok=True)
     uvicorn.run(
-        create_app(settings),
+        build_app(settings),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -51,13 +55,29 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
+def build_app(settings: Settings) -> FastAPI:
+    """The app of the role in `settings.aether_service`."""
+    if settings.aether_service is Role.GATEWAY:
+        return create_app(settings)
+    return create_service_app(settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aether", description=__doc__)
     parser.add_argument("--version", action="version", version=f"aether {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="start the gateway (monolith: every agent inside)")
+    serve = commands.add_parser(
+        "serve", help="start the gateway (monolith: every agent inside) or one agent service"
+    )
+    ports = ", ".join(f"{role.value} {port}" for role, port in DEFAULT_PORTS.items())
+    serve.add_argument(
+        "--service",
+        dest="aether_service",
+        choices=[role.value for role in Role],
+        help="the role to serve (default AETHER_SERVICE or gateway)",
+    )
     serve.add_argument("--host", help="bind address (default HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default PORT or 8000)")
+    serve.add_argument("--port", type=int, help=f"port (default PORT, else by role: {ports})")
     commands.add_parser("migrate", help="apply the database migrations and exit")
     return parser
 

@@ -162,8 +162,11 @@ class Settings(BaseSettings):
 
     def service_url(self, role: Role) -> str:
         """Where other processes reach `role` (no trailing slash)."""
+        gateway_port = (
+            self.port if self.aether_service is Role.GATEWAY else DEFAULT_PORTS[Role.GATEWAY]
+        )
         urls = {
-            Role.GATEWAY: self.gateway_public_url or f"http://localhost:{self.port}",
+            Role.GATEWAY: self.gateway_public_url or f"http://localhost:{gateway_port}",
             Role.ARCHITECT: self.architect_service_url,
             Role.DS_ORCHESTRATOR: self.ds_orchestrator_url,
             Role.DS_ANALYSTS: self.ds_analysts_url,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionChunk
 
 from tests.fakes.openai_server import FakeOpenAI, Reply, running_fake_openai
 from tests.gateway_harness import RunningGateway, running_gateway
@@ -30,14 +32,18 @@ def only_conversation(gateway: RunningGateway) -> str:
     return conversation_id
 
 
+def collect_content(stream: Iterable[ChatCompletionChunk], into: list[str]) -> None:
+    for chunk in stream:
+        into.append(chunk.choices[0].delta.content or "")
+
+
 def test_failed_analysis_is_an_error_frame_and_a_failed_message(tmp_path: Path) -> None:
     with running_gateway(tmp_path, analysis_timeout_seconds=0.01) as gateway:
         stream = gateway.openai().chat.completions.create(
             model="aether", messages=[{"role": "user", "content": QUESTION}], stream=True
         )
-        with pytest.raises(openai.APIError, match="timed out|time limit|seconds"):
-            for _ in stream:
-                pass
+        with pytest.raises(openai.APIError, match=r"time limit"):
+            collect_content(stream, [])
         user, assistant = stored_messages(gateway, only_conversation(gateway))
     assert (user["role"], user["content"]) == ("user", QUESTION)
     assert assistant["status"] == "failed"
@@ -68,8 +74,7 @@ def test_llm_dying_mid_answer_keeps_the_partial_text(tmp_path: Path) -> None:
         )
         received: list[str] = []
         with pytest.raises(openai.APIError):
-            for chunk in stream:
-                received.append(chunk.choices[0].delta.content or "")
+            collect_content(stream, received)
         _, assistant = stored_messages(gateway, only_conversation(gateway))
     assert assistant["status"] == "failed"
     assert assistant["content"] == "".join(received)

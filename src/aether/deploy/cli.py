@@ -1,4 +1,4 @@
-"""`python -m aether.deploy`: run the distributed mesh (containers or local processes), build images.
+"""`python -m aether.deploy`: run the distributed mesh (containers or processes); build images.
 
     up      containers with podman-compose / docker compose when an engine works, else `local`
     local   the four roles as local processes, in dependency order, until Ctrl-C or one dies
@@ -31,6 +31,7 @@ from aether.deploy.errors import DeployError, LaunchInterrupted, TopologyError
 from aether.deploy.launcher import DEFAULT_READY_TIMEOUT, DEFAULT_STOP_GRACE, Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import DeploymentPlan, LaunchOptions, resolve
+from aether.deploy.process import describe_exit
 
 PROG = "python -m aether.deploy"
 
@@ -75,7 +76,7 @@ def run_local(plan: DeploymentPlan, *, ready_timeout: float, stop_grace: float) 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if died is not None:
-        _say(f"{died.role} exited with code {died.code}; stopped every other role")
+        _say(f"{died.role} exited ({describe_exit(died.code)}); stopped every other role")
         return 1
     return 0
 
@@ -87,9 +88,7 @@ def _up(args: argparse.Namespace, plan: DeploymentPlan) -> int:
         return _compose_up(detection.compose, project)
     ports = sorted(role.port for role in plan.roles.values())
     reason = detection.reason or f"no {' / '.join(COMPOSE_FILES)} in {project.resolve()}"
-    _say(
-        f"{reason}; starting the roles as local processes on ports {ports[0]}-{ports[-1]} instead"
-    )
+    _say(f"{reason}; starting the roles as local processes on ports {ports[0]}-{ports[-1]} instead")
     return run_local(plan, ready_timeout=args.ready_timeout, stop_grace=args.stop_grace)
 
 

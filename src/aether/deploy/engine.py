@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 COMPOSE_FILES = ("compose.yaml", "compose.distributed.yaml")
 COMPOSE_PROFILE = "full"
+# Named here, not in compose.yaml: Debian's docker-compose 1.29 rejects a top-level `name`.
+COMPOSE_PROJECT = "aether"
 CONTAINERFILE = "Containerfile.service"
 PROBE_TIMEOUT_SECONDS = 30
 
@@ -93,9 +95,9 @@ def _find_compose(engine: Engine, which: Which, run: Succeeds) -> ComposeTool | 
 
 
 def compose_command(tool: ComposeTool, *args: str) -> list[str]:
-    """`<compose> -f compose.yaml -f compose.distributed.yaml --profile full <args>`."""
+    """`<compose> -p aether -f compose.yaml -f compose.distributed.yaml --profile full <args>`."""
     files = [part for path in COMPOSE_FILES for part in ("-f", path)]
-    return [*tool.argv, *files, "--profile", COMPOSE_PROFILE, *args]
+    return [*tool.argv, "-p", COMPOSE_PROJECT, *files, "--profile", COMPOSE_PROFILE, *args]
 
 
 def image_name(role: str) -> str:

@@ -21,7 +21,7 @@ from aether.deploy.errors import NotReadyError
 from aether.deploy.logs import LogSink
 from aether.deploy.plan import DeploymentPlan
 from aether.deploy.ports import ensure_free
-from aether.deploy.process import RoleProcess
+from aether.deploy.process import RoleProcess, describe_exit
 from aether.deploy.readiness import wait_until_ready
 
 DEFAULT_READY_TIMEOUT = 90.0
@@ -128,7 +128,7 @@ class Deployment:
                 if process is None or process.stopped:
                     continue
                 code = process.stop(self._stop_grace)
-                self.sink.say(f"{name} stopped (exit code {code})")
+                self.sink.say(f"{name} stopped ({describe_exit(code)})")
 
     def _start_role(self, name: str) -> RoleProcess:
         role = self.plan.roles[name]
@@ -144,7 +144,7 @@ class Deployment:
         code = process.returncode
         with self._lock:
             self._exits.append(RoleExit(process.name, -1 if code is None else code))
-        self.sink.say(f"{process.name} exited with code {code}")
+        self.sink.say(f"{process.name} exited ({describe_exit(code)})")
         self._wake.set()
 
     def _raise_if_any_died(self, waiting_for: str) -> None:
@@ -154,6 +154,6 @@ class Deployment:
             process = self._processes[dead.role]
             raise NotReadyError(
                 dead.role,
-                f"exited with code {dead.code} while {waiting_for} was starting",
+                f"exited ({describe_exit(dead.code)}) while {waiting_for} was starting",
                 process.tail(2.0),
             )

@@ -28,6 +28,8 @@ class RoleSpec(BaseModel):
     depends_on: list[RoleName] = Field(default_factory=list)
     # The variable under which the roles that depend on this one find its base URL.
     url_env: EnvName | None = None
+    # The variable that tells the role its own base URL, to advertise (e.g. in its agent card).
+    public_url_env: EnvName | None = None
     health_path: UrlPath = "/health"
     ready_path: UrlPath = "/ready"
     environment: dict[EnvName, str] = Field(default_factory=dict)
@@ -40,8 +42,6 @@ class Topology(BaseModel):
 
     name: str = Field(min_length=1)
     environment: dict[EnvName, str] = Field(default_factory=dict)
-    # Set for each role to its own base URL, so it can advertise it (e.g. in its agent card).
-    public_url_env: EnvName | None = None
     roles: dict[RoleName, RoleSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -154,8 +154,8 @@ def resolve(topology: Topology, options: LaunchOptions | None = None) -> Deploym
             url_env = topology.roles[dependency].url_env
             if url_env is not None:  # the model guarantees it for every dependency
                 env[url_env] = urls[dependency]
-        if topology.public_url_env is not None:
-            env[topology.public_url_env] = urls[name]
+        if spec.public_url_env is not None:
+            env[spec.public_url_env] = urls[name]
         roles[name] = RolePlan(
             name=name,
             argv=(_executable(name, spec.command[0]), *spec.command[1:]),

@@ -127,3 +127,15 @@ class RoleProcess:
         self._popen.wait()
         if self._on_exit is not None:
             self._on_exit(self)
+
+
+def describe_exit(code: int | None) -> str:
+    """`exit code 3`, or `SIGTERM` for a process ended by a signal (negative Popen codes)."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"

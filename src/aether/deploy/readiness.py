@@ -8,7 +8,7 @@ import time
 import httpx
 
 from aether.deploy.errors import LaunchInterrupted, NotReadyError
-from aether.deploy.process import RoleProcess
+from aether.deploy.process import RoleProcess, describe_exit
 
 FIRST_POLL_INTERVAL = 0.05
 MAX_POLL_INTERVAL = 0.5
@@ -32,7 +32,9 @@ def wait_until_ready(
             code = process.returncode
             if code is not None:
                 raise NotReadyError(
-                    process.name, f"exited with code {code} before it was ready", process.tail(2.0)
+                    process.name,
+                    f"exited ({describe_exit(code)}) before it was ready",
+                    process.tail(2.0),
                 )
             try:
                 response = client.get(process.plan.ready_url)

@@ -10,25 +10,28 @@ from fastapi import FastAPI
 
 from aether import __version__
 from aether.agents.planning import Clock, utc_now
-from aether.config import Settings
+from aether.config import Role, Settings
 from aether.gateway import api_chat, api_conversations, api_health, api_models
 from aether.gateway.api_health import HealthFacts
 from aether.gateway.auth import ApiKeyAuth
 from aether.gateway.body_limit import BodyLimitMiddleware
 from aether.gateway.chat_service import ChatService
 from aether.gateway.errors import install_error_handlers
-from aether.mesh.runtime import open_local_runtime
+from aether.mesh.gateway_a2a import GatewayA2A
+from aether.mesh.runtime import open_runtime
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     """The app for these settings; resources are opened by the lifespan, not at import."""
+    a2a = GatewayA2A(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(open_local_runtime(settings, clock))
+            runtime = await stack.enter_async_context(open_runtime(settings, clock, Role.GATEWAY))
+            await stack.enter_async_context(a2a.serving(runtime))
             app.state.store = runtime.store
             app.state.chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
             app.state.health = HealthFacts(
@@ -55,4 +58,5 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     install_error_handlers(app)
     for module in (api_health, api_models, api_chat, api_conversations):
         app.include_router(module.router)
+    a2a.install(app)
     return app

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from aether.agents.contract import (
     AgentDirectory,
@@ -33,7 +33,7 @@ from aether.gateway.errors import ApiError
 from aether.gateway.openai_schema import ChatCompletionRequest, RequestMessage, Usage
 from aether.gateway.token_budget import TokenBudget
 from aether.llm.tokens import count_message_tokens, count_tokens
-from aether.store import Store
+from aether.store import ConversationNotFoundError, Store
 
 log = logging.getLogger(__name__)
 
@@ -89,28 +89,25 @@ class ChatService:
         requested = resolve_target(request.model, request.agent)
         question, history = _split_messages(request.messages)
         conversation_id = request.conversation_id or conversation_header
-        if conversation_id is None:
-            conversation = await self._store.conversations.create(title=_title(question))
-            conversation_id = conversation.id
-        elif await self._store.conversations.get(conversation_id) is None:
+        if conversation_id is not None and not history:
+            history = await self._stored_history(conversation_id)
+        try:
+            conversation, run, _ = await self._store.turns.open_turn(
+                conversation_id,
+                title=_title(question),
+                question=question,
+                agent_requested=requested.value if requested else "auto",
+                model=request.model,
+            )
+        except ConversationNotFoundError:
             raise ApiError(
                 404,
                 f"Conversation {conversation_id!r} does not exist.",
                 param="conversation_id",
                 code="conversation_not_found",
-            )
-        if not history:
-            history = await self._stored_history(conversation_id)
-        run = await self._store.runs.start(
-            conversation_id=conversation_id,
-            agent_requested=requested.value if requested else "auto",
-            model=request.model,
-        )
-        await self._store.conversations.add_message(
-            conversation_id, "user", question, run_id=run.id
-        )
+            ) from None
         return PreparedChat(
-            conversation_id=conversation_id,
+            conversation_id=conversation.id,
             run_id=run.id,
             model=request.model,
             question=question,
@@ -122,7 +119,9 @@ class ChatService:
             ),
         )
 
-    async def execute(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncGenerator[AgentEvent, None]:
+    async def execute(
+        self, chat: PreparedChat, outcome: RunOutcome
+    ) -> AsyncGenerator[AgentEvent, None]:
         """Streams the run's events. The run is stored in its final state before the event that
         ends it reaches the caller, so a client that reacts at once already finds it stored; a
         caller that goes away mid-run leaves it `cancelled` with the text written so far."""
@@ -152,13 +151,12 @@ class ChatService:
             return
         await self._finish(chat, outcome, cancelled=False)
 
-    async def _run(self, chat: PreparedChat, outcome: RunOutcome) -> AsyncGenerator[AgentEvent, None]:
+    async def _run(
+        self, chat: PreparedChat, outcome: RunOutcome
+    ) -> AsyncGenerator[AgentEvent, None]:
         decision = await self._decide(chat)
         outcome.llm_prompt_tokens += decision.prompt_tokens
         outcome.llm_completion_tokens += decision.completion_tokens
-        await self._store.runs.set_routing(
-            chat.run_id, decision.agent.value, decision.reason, decision.confidence
-        )
         routing = StatusEvent(
             agent=_GATEWAY,
             stage=Stage.ROUTING,
@@ -166,7 +164,14 @@ class ChatService:
             f"(confidence {decision.confidence:.2f})",
             data={"target": decision.agent.value, "confidence": decision.confidence},
         )
-        await self._record(chat, routing)
+        await self._store.runs.record_routing(
+            chat.run_id,
+            decision.agent.value,
+            decision.reason,
+            decision.confidence,
+            routing.type,
+            _payload(routing),
+        )
         yield routing
         budget = TokenBudget(chat.token_limit)
         request = AgentRequest(
@@ -204,9 +209,7 @@ class ChatService:
         return await self._router.route(chat.question)
 
     async def _record(self, chat: PreparedChat, event: AgentEvent) -> None:
-        await self._store.runs.append_event(
-            chat.run_id, event.type, event.model_dump(mode="json", exclude={"type"})
-        )
+        await self._store.runs.append_event(chat.run_id, event.type, _payload(event))
 
     async def _finish(self, chat: PreparedChat, outcome: RunOutcome, *, cancelled: bool) -> None:
         usage = outcome.usage(chat.prompt_estimate)
@@ -216,18 +219,11 @@ class ChatService:
             status, message_status, error = "failed", "failed", outcome.error.message
         else:
             status, message_status, error = "completed", "complete", None
-        if outcome.text or error:
-            await self._store.conversations.add_message(
-                chat.conversation_id,
-                "assistant",
-                outcome.text,
-                run_id=chat.run_id,
-                status=message_status,
-                error=error,
-            )
-        await self._store.runs.finish(
+        await self._store.turns.finish_turn(
             chat.run_id,
             status,
+            text=outcome.text if outcome.text or error else None,
+            message_status=message_status,
             error=error,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -266,6 +262,11 @@ def _split_messages(messages: list[RequestMessage]) -> tuple[str, list[ChatTurn]
         if m.role in ("system", "developer", "user", "assistant") and m.text()
     ]
     return last.text().strip(), history
+
+
+def _payload(event: AgentEvent) -> dict[str, Any]:
+    """How an event is stored: its fields as JSON, the type having a column of its own."""
+    return event.model_dump(mode="json", exclude={"type"})
 
 
 def _title(question: str) -> str:

@@ -13,8 +13,10 @@ from aether.analysis.findings import Evidence, Finding, Metric
 from aether.llm.formatting import (
     entity_label,
     format_confidence,
+    format_day,
     format_moment,
     format_period,
+    metric_day,
     metric_value,
 )
 
@@ -27,9 +29,16 @@ def architect_system_prompt() -> str:
         "Rules:\n"
         "- Answer only from the analysis findings given to you. Never invent, extrapolate or "
         "round away figures; quote them with their units (kWh, W, %) and the period they cover.\n"
-        "- Start with a short, direct answer to the question, then the key figures as bullets.\n"
+        "- Start with a short, direct answer to exactly what was asked, then the other key "
+        "figures as bullets, most important first.\n"
+        "- Name the period once, in the opening sentence, and refer back to it afterwards "
+        '("that week", "the period").\n'
         "- Name devices by their friendly names when given, otherwise by entity id.\n"
-        "- Mention data-quality caveats (gaps, low confidence) when they affect the answer.\n"
+        "- Write days as weekday and date (Mon 16 Nov) and times of day as clock times (07:00).\n"
+        "- Mention data-quality caveats (gaps, unavailable sensors) when they affect the answer.\n"
+        "- Say once how confident you are, in words and with the percentage, and why (e.g. "
+        '"Confidence: high (95 %); the heat pump sensor was unavailable for 6 h, so its figure '
+        'is slightly low.").\n'
         "- If there are no findings, say that no data was found for the period; do not guess.\n"
         "- If you suggest a Home Assistant automation, present it as a proposal that the user "
         "must approve; never claim that anything was changed.\n"
@@ -74,10 +83,13 @@ def _block(index: int, finding: Finding, names: Mapping[str, str], tz: tzinfo | 
 
 
 def _metric(metric: Metric, names: Mapping[str, str], tz: tzinfo | None) -> str:
-    text = f"{metric.name} = {metric_value(metric)}"
+    """`peak_demand = 13.53 kW at 20 Nov 2026 19:00`; a daily figure as `Mon 16 Nov = 20.3 kWh`,
+    without the midnight it starts at (in UTC that would read as the day before)."""
+    day = metric_day(metric)
+    text = f"{format_day(day) if day else metric.name} = {metric_value(metric)}"
     if metric.entity_id:
         text += f" [{entity_label(metric.entity_id, names)}]"
-    if metric.at is not None:
+    if metric.at is not None and day is None:
         text += f" at {format_moment(metric.at, tz)}"
     return text
 

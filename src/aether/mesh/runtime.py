@@ -1,41 +1,106 @@
-"""Opens everything one process needs (store, household data, sandbox, LLM, agents) and closes
-it again; the gateway and the agent services share this assembly."""
+"""Opens everything one process needs (store, household data, sandbox, LLM, agents, clients to the
+other services) and closes it again; the gateway and the agent services share this assembly.
+
+A process opens only what its hosted agents use: the household data and the sandbox where the
+analysts run, the LLM where the architect or the gateway's router runs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from aether.agents.contract import AgentClient, ServiceName
 from aether.agents.planning import Clock
-from aether.config import Settings
+from aether.config import Role, Settings
 from aether.data.demo import ensure_demo_household
 from aether.data.parquet_store import ParquetHouseholdSource
 from aether.llm.client import LLMClient
-from aether.mesh.topology import Mesh, build_local_mesh
+from aether.mesh.topology import (
+    Mesh,
+    build_mesh,
+    hosted_services,
+    remote_client,
+    remote_downstream,
+    remote_services,
+)
 from aether.sandbox.factory import build_runner
+from aether.sandbox.runner import Runner
 from aether.store import Store
 
 log = logging.getLogger(__name__)
 
 HOUSEHOLD_DIR = "household"
+REMOTE_SANDBOX = "remote"
+"""What a process without analysts reports as its sandbox: the analysis runs elsewhere."""
 
 
 @dataclass(frozen=True)
 class Runtime:
+    role: Role
     store: Store
     mesh: Mesh
     sandbox_name: str
     llm_description: str
+    downstream_url: str | None
+    """The next service this process calls over the network (checked by `/ready`)."""
 
 
 @asynccontextmanager
-async def open_local_runtime(settings: Settings, clock: Clock) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIterator[Runtime]:
+    hosted = hosted_services(role, settings.deployment_mode)
     data_dir = settings.aether_data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    household_dir = data_dir / HOUSEHOLD_DIR
+    async with AsyncExitStack() as stack:
+        store = await Store.open(settings.effective_database_url)
+        stack.push_async_callback(store.close)
+        runner: Runner | None = None
+        source: ParquetHouseholdSource | None = None
+        if ServiceName.DS_ANALYSTS in hosted:
+            source = ParquetHouseholdSource(await _household(settings, clock))
+            runner = build_runner(data_dir, settings.analysis_timeout_seconds)
+        uses_llm = role is Role.GATEWAY or ServiceName.ARCHITECT in hosted
+        llm = LLMClient.from_settings(settings) if uses_llm else None
+        if llm is not None:
+            stack.push_async_callback(llm.aclose)
+        remote: dict[ServiceName, AgentClient] = {}
+        for service in sorted(remote_services(role, settings.deployment_mode)):
+            client = remote_client(settings, service)
+            stack.push_async_callback(client.aclose)
+            remote[service] = client
+        mesh = build_mesh(
+            hosted=hosted,
+            remote=remote,
+            source=source,
+            runner=runner,
+            llm=llm,
+            clock=clock,
+            timezone=settings.household_timezone,
+        )
+        downstream = remote_downstream(role, settings.deployment_mode)
+        if remote:
+            log.info(
+                "%s hosts %s; calls %s over A2A",
+                role.value,
+                ", ".join(sorted(s.value for s in hosted)) or "no agents",
+                ", ".join(f"{s.value} at {settings.service_url(Role(s.value))}" for s in remote),
+            )
+        yield Runtime(
+            role=role,
+            store=store,
+            mesh=mesh,
+            sandbox_name=runner.name if runner is not None else REMOTE_SANDBOX,
+            llm_description=_describe_llm(llm, uses_llm),
+            downstream_url=None if downstream is None else settings.service_url(Role(downstream)),
+        )
+
+
+async def _household(settings: Settings, clock: Clock) -> Path:
+    household_dir = settings.aether_data_dir.resolve() / HOUSEHOLD_DIR
     wrote = await asyncio.to_thread(
         ensure_demo_household,
         household_dir,
@@ -45,24 +110,10 @@ async def open_local_runtime(settings: Settings, clock: Clock) -> AsyncIterator[
     )
     if wrote:
         log.info("wrote the demo household (%d days) to %s", settings.demo_days, household_dir)
-    store = await Store.open(settings.effective_database_url)
-    llm = LLMClient.from_settings(settings)
-    runner = build_runner(data_dir, settings.analysis_timeout_seconds)
-    try:
-        mesh = build_local_mesh(
-            source=ParquetHouseholdSource(household_dir),
-            runner=runner,
-            llm=llm,
-            clock=clock,
-            timezone=settings.household_timezone,
-        )
-        yield Runtime(
-            store=store,
-            mesh=mesh,
-            sandbox_name=runner.name,
-            llm_description="offline" if llm is None else f"{llm.endpoint} ({llm.model})",
-        )
-    finally:
-        if llm is not None:
-            await llm.aclose()
-        await store.close()
+    return household_dir
+
+
+def _describe_llm(llm: LLMClient | None, used: bool) -> str:
+    if llm is not None:
+        return f"{llm.endpoint} ({llm.model})"
+    return "offline" if used else "unused"

@@ -2,10 +2,11 @@
 
 `store = await Store.open(settings.effective_database_url)` migrates the database and returns the
 facade; the repositories on it return immutable records and commit before they return.
+`store.turns` writes a chat turn in few transactions: `open_turn`, then `finish_turn`.
 """
 
 from aether.store.conversations import ConversationRepository
-from aether.store.db import async_url, create_engine, session_factory
+from aether.store.db import Database, async_url, create_engine, database_for, session_factory
 from aether.store.errors import (
     ConversationNotFoundError,
     NotFoundError,
@@ -16,23 +17,29 @@ from aether.store.facade import Store
 from aether.store.migrate import upgrade_database, upgrade_database_sync
 from aether.store.records import (
     Conversation,
+    FinishedTurn,
     Message,
     MessageRole,
     MessageStatus,
+    OpenedTurn,
     Run,
     RunEvent,
     RunStatus,
 )
 from aether.store.runs import RunRepository
+from aether.store.turns import TurnRepository
 
 __all__ = [
     "Conversation",
     "ConversationNotFoundError",
     "ConversationRepository",
+    "Database",
+    "FinishedTurn",
     "Message",
     "MessageRole",
     "MessageStatus",
     "NotFoundError",
+    "OpenedTurn",
     "Run",
     "RunEvent",
     "RunNotFoundError",
@@ -40,8 +47,10 @@ __all__ = [
     "RunStatus",
     "Store",
     "StoreError",
+    "TurnRepository",
     "async_url",
     "create_engine",
+    "database_for",
     "session_factory",
     "upgrade_database",
     "upgrade_database_sync",

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import URL, select
+from sqlalchemy import URL, Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aether.store.conversations import ConversationRepository
-from aether.store.db import create_engine, session_factory
+from aether.store.db import create_engine, database_for
 from aether.store.migrate import upgrade_database
 from aether.store.runs import RunRepository
+from aether.store.turns import TurnRepository
 
 
 class Store:
-    """The engine, its session factory and the repositories built on them."""
+    """The engine, the transaction runner on it and the repositories built on that."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.sessions = session_factory(engine)
-        self.conversations = ConversationRepository(self.sessions)
-        self.runs = RunRepository(self.sessions)
+        self.database = database_for(engine)
+        self.conversations = ConversationRepository(self.database)
+        self.runs = RunRepository(self.database)
+        self.turns = TurnRepository(self.database)
 
     @classmethod
     async def open(cls, url: str | URL, *, migrate: bool = True) -> Store:
@@ -28,9 +30,14 @@ class Store:
         return cls(create_engine(url))
 
     async def ping(self) -> None:
-        """Round-trip to the database; raises if it is unreachable (for health checks)."""
-        async with self.engine.connect() as connection:
-            await connection.scalar(select(1))
+        """Round-trip to the database the way the repositories do; raises if it is unreachable
+        (for health checks)."""
+        await self.database.read(_select_one)
 
     async def close(self) -> None:
+        await self.database.close()
         await self.engine.dispose()
+
+
+def _select_one(connection: Connection) -> None:
+    connection.execute(select(1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -127,3 +128,10 @@ class RunEventRow(Base):
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The same tables for Core statements: the repositories' hot paths skip the ORM unit of work.
+conversation_table = cast(Table, ConversationRow.__table__)
+run_table = cast(Table, RunRow.__table__)
+message_table = cast(Table, MessageRow.__table__)
+run_event_table = cast(Table, RunEventRow.__table__)

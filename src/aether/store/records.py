@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -75,3 +75,19 @@ class RunEvent(_Record):
     type: str
     payload: dict[str, Any]
     created_at: AwareDatetime
+
+
+class OpenedTurn(NamedTuple):
+    """What `TurnRepository.open_turn` stored: unpack as `conversation, run, message`."""
+
+    conversation: Conversation
+    run: Run
+    message: Message
+    """The user's question."""
+
+
+class FinishedTurn(NamedTuple):
+    """What `TurnRepository.finish_turn` stored: the run as finished, and the reply if any."""
+
+    run: Run
+    message: Message | None

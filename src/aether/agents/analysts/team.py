@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
@@ -103,7 +104,10 @@ class AnalystTeam:
 
     async def _job(self, analyst: AnalystName, params: AnalysisParams) -> AnalysisJob:
         entity_ids = params.focus_entities or None
-        data = await self._source.load(params.window_start, params.window_end, entity_ids)
+        # Readings just after the window close its last interval (a meter's final delta, the
+        # last stretch of power to integrate); the analyses clip to the window themselves.
+        until = params.window_end + timedelta(minutes=params.max_gap_minutes)
+        data = await self._source.load(params.window_start, until, entity_ids)
         return AnalysisJob(analyst=analyst, params=params, frame=data.frame, entities=data.entities)
 
 

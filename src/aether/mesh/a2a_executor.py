@@ -1,0 +1,140 @@
+"""The a2a-sdk AgentExecutor that runs one of our agents for an A2A task.
+
+The agent streams AgentEvents; each is mapped to its A2A event and published on the task's event
+queue, which the SDK persists in the task store and streams to every subscriber. The agent runs
+in an asyncio task of its own, so CancelTask can stop it: cancelling that task raises
+CancelledError inside the agent (the sandbox runner kills the analysis job on it), and only once
+the work has really stopped is the task marked CANCELED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import aclosing
+
+from a2a.helpers.proto_helpers import new_task
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.types.a2a_pb2 import TaskState
+
+from aether.agents.contract import Agent, AgentName, AgentRequest, ErrorEvent, ServiceName
+from aether.mesh.a2a_mapping import (
+    EventEncoder,
+    RequestMappingError,
+    is_terminal,
+    request_from_message,
+)
+from aether.mesh.inprocess import InProcessAgentClient
+from aether.mesh.trace_context import bound_call, incoming_traceparent
+
+log = logging.getLogger(__name__)
+
+
+class _Running:
+    """The agent work of one task, and the signal that its cancellation has been published."""
+
+    def __init__(self, agent: AgentName, work: asyncio.Task[None]) -> None:
+        self.agent = agent
+        self.work = work
+        self.cancel_published = asyncio.Event()
+
+
+class MeshAgentExecutor(AgentExecutor):
+    def __init__(self, service: ServiceName, agent: Agent) -> None:
+        self._service = service
+        self._client = InProcessAgentClient(agent)
+        self._running: dict[str, _Running] = {}
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task_id, context_id, message = context.task_id, context.context_id, context.message
+        if task_id is None or context_id is None or message is None:
+            raise RequestMappingError("A2A request without a message")
+        if context.current_task is None:
+            await event_queue.enqueue_event(
+                new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED, history=[message])
+            )
+        encoder = EventEncoder(task_id, context_id)
+        try:
+            request = request_from_message(message, self._service, context.metadata)
+        except RequestMappingError as exc:
+            log.warning("%s rejected task %s: %s", self._service.value, task_id, exc)
+            rejection = ErrorEvent(
+                agent=self._default_agent, code="invalid_request", message=str(exc)
+            )
+            await event_queue.enqueue_event(
+                encoder.terminal_error(rejection, TaskState.TASK_STATE_REJECTED)
+            )
+            return
+        headers = context.call_context.state.get("headers", {})
+        with bound_call(request.run_id, incoming_traceparent(headers)) as call:
+            log.info(
+                "%s task %s: run %s, agent %s, traceparent %s",
+                self._service.value,
+                task_id,
+                call.run_id,
+                request.agent.value,
+                call.traceparent,
+            )
+            await self._run(task_id, request, encoder, event_queue)
+
+    async def _run(
+        self, task_id: str, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
+    ) -> None:
+        running = _Running(
+            request.agent, asyncio.create_task(self._publish(request, encoder, queue))
+        )
+        self._running[task_id] = running
+        try:
+            await running.work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the SDK stops this execution; the cancel below cleans up the work
+            # cancel() stopped the work: stay until it has published CANCELED, so the
+            # subscribers see the terminal state before their stream ends.
+            await running.cancel_published.wait()
+        finally:
+            if not running.work.done():
+                running.work.cancel()
+            self._running.pop(task_id, None)
+
+    async def _publish(
+        self, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
+    ) -> None:
+        async with aclosing(self._client.stream(request)) as events:
+            async for event in events:
+                await queue.enqueue_event(encoder.encode(event))
+                if is_terminal(event):
+                    log.info(
+                        "task %s (run %s) ended: %s", encoder.task_id, request.run_id, event.type
+                    )
+                    return
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task_id, context_id = context.task_id, context.context_id
+        if task_id is None or context_id is None:
+            return
+        running = self._running.get(task_id)
+        if running is not None:
+            if running.work.done() and not running.work.cancelled():
+                return  # the agent already published its terminal event
+            running.work.cancel()
+            await asyncio.wait({running.work})
+        log.info("%s task %s cancelled", self._service.value, task_id)
+        agent = running.agent if running is not None else self._default_agent
+        cancelled = ErrorEvent(agent=agent, code="cancelled", message="The task was cancelled.")
+        await event_queue.enqueue_event(
+            EventEncoder(task_id, context_id).terminal_error(
+                cancelled, TaskState.TASK_STATE_CANCELED
+            )
+        )
+        if running is not None:
+            running.cancel_published.set()
+
+    @property
+    def _default_agent(self) -> AgentName:
+        """Who reports errors that happen before an agent was chosen (analysts: the energy one)."""
+        if self._service is ServiceName.DS_ANALYSTS:
+            return AgentName.ENERGY_ANALYST
+        return AgentName(self._service.value)
