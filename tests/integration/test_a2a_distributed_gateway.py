@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -12,7 +14,9 @@ import openai
 import pytest
 
 from aether.config import Role
+from aether.store import Run, RunStatus, Store, create_engine
 from tests.a2a_harness import DistributedMesh, RunningService, running_mesh, running_service
+from tests.integration.test_a2a_services import job_processes
 
 QUESTION = "How much energy did I use last week, and what is my baseload?"
 
@@ -46,6 +50,16 @@ def stored_messages(gateway: RunningService, conversation_id: str) -> list[dict[
             f"/api/v1/conversations/{conversation_id}"
         ).json()["messages"]
     return messages
+
+
+async def stored_run(gateway: RunningService, run_id: str) -> Run:
+    store = Store(create_engine(gateway.settings.effective_database_url))
+    try:
+        run = await store.runs.get(run_id)
+    finally:
+        await store.close()
+    assert run is not None
+    return run
 
 
 def test_a_chat_completion_is_answered_through_a2a(gateway: RunningService) -> None:
@@ -106,7 +120,7 @@ def test_a_service_that_dies_mid_stream_gives_an_error_frame_and_a_failed_run(
             stream=True,
             timeout=60,
         )
-        conversation_id = raw.headers["x-conversation-id"]
+        conversation_id, run_id = raw.headers["x-conversation-id"], raw.headers["x-run-id"]
         started = time.monotonic()
 
         def read_and_kill_the_analysts_midway() -> None:
@@ -118,8 +132,37 @@ def test_a_service_that_dies_mid_stream_gives_an_error_frame_and_a_failed_run(
         with pytest.raises(openai.APIError) as raised:
             read_and_kill_the_analysts_midway()
         assert time.monotonic() - started < 30
-        assert "energy-analyst stopped answering mid-stream" in str(raised.value)
+        # Dropped connection or a stream cut short: either way the analyst is unavailable.
+        assert raised.value.code == "agent_unavailable"
+        assert "energy-analyst" in str(raised.value)
         user, assistant = stored_messages(gateway, conversation_id)
+        run = asyncio.run(stored_run(gateway, run_id))
     assert user["content"] == QUESTION
     assert assistant["status"] == "failed"
     assert assistant["error"]
+    assert run.status is RunStatus.FAILED
+    assert run.error
+
+
+def test_a_client_that_disconnects_stops_the_analysis_on_every_hop(
+    mesh: DistributedMesh, gateway: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aether.mesh")
+    data_dir = mesh.analysts.settings.aether_data_dir.resolve()
+    body = {"model": "aether", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
+    with gateway.http() as http, http.stream("POST", "/api/v1/chat/completions", json=body) as sse:
+        for line in sse.iter_lines():
+            if "sandbox" in line:
+                assert job_processes(data_dir), "the analysis job should be running"
+                break  # the chat client goes away mid-analysis
+    deadline = time.monotonic() + 10
+    while (job_processes(data_dir) or any((data_dir / "sandbox").iterdir())) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert job_processes(data_dir) == []
+    assert list((data_dir / "sandbox").iterdir()) == []
+    cancelled = {
+        r.getMessage().split()[0] for r in caplog.records if r.getMessage().endswith(" cancelled")
+    }
+    assert cancelled == {"architect", "ds-orchestrator", "ds-analysts"}

@@ -183,3 +183,17 @@ def test_an_invalid_topology_exits_2_with_the_reason(tmp_path: Path) -> None:
     cli = RunningCli(["local", "--topology", str(topology)], cli_env(tmp_path), tmp_path)
     assert cli.wait() == 2
     assert "role 'a' depends on unknown role 'b' (known: a)" in cli.output
+
+
+def test_a_second_stop_signal_kills_a_role_that_ignores_the_first(tmp_path: Path) -> None:
+    topology = write_fake_topology(tmp_path, {"back": ["--ignore-sigterm"]})
+    args = ["local", "--topology", str(topology), "--data-dir", str(tmp_path / "data")]
+    args += ["--stop-grace", "120"]
+    with running_cli(args, cli_env(fake_tools(tmp_path / "bin", {})), tmp_path) as cli:
+        wait_for(lambda: "every role is ready" in cli.output, what="the mesh to be ready")
+        cli.process.send_signal(signal.SIGINT)
+        wait_for(lambda: "middle stopped" in cli.output, what="middle to stop")
+        assert "back stopped" not in cli.output  # it ignores SIGTERM; the grace is long
+        cli.process.send_signal(signal.SIGINT)
+        assert cli.wait(timeout=30) == 0
+    assert "back stopped (SIGKILL)" in cli.output

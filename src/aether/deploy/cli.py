@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -59,7 +60,8 @@ def run_local(plan: DeploymentPlan, *, ready_timeout: float, stop_grace: float) 
     deployment = Deployment(plan, ready_timeout=ready_timeout, stop_grace=stop_grace)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        deployment.request_stop()
+        # Not called here: the interrupted main thread may hold the lock of an Event it uses.
+        threading.Thread(target=deployment.request_stop, name="stop-request").start()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

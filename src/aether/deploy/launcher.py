@@ -112,7 +112,8 @@ class Deployment:
     def request_stop(self) -> None:
         """Ask `wait()` and a start in progress to return; a second request kills at once.
 
-        Safe to call from a signal handler: it only sets events, or sends SIGKILL.
+        Thread-safe. A signal handler should call it from a new thread: Event.set() takes a lock
+        that the interrupted main thread may be holding.
         """
         if self._stop_requested.is_set():
             for process in list(self._processes.values()):

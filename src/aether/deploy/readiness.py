@@ -11,7 +11,7 @@ from aether.deploy.errors import LaunchInterrupted, NotReadyError
 from aether.deploy.process import RoleProcess, describe_exit
 
 FIRST_POLL_INTERVAL = 0.05
-MAX_POLL_INTERVAL = 0.5
+MAX_POLL_INTERVAL = 0.2
 PROBE_TIMEOUT = 5.0
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from typing import Final
+from contextlib import aclosing
+from typing import Final, cast
 
 import httpx
 from a2a.client import (
@@ -29,7 +30,13 @@ from a2a.client import (
     ClientConfig,
     ClientFactory,
 )
-from a2a.types.a2a_pb2 import AgentCard, AgentInterface, CancelTaskRequest, SendMessageRequest
+from a2a.types.a2a_pb2 import (
+    AgentCard,
+    AgentInterface,
+    CancelTaskRequest,
+    SendMessageRequest,
+    StreamResponse,
+)
 from a2a.utils.constants import PROTOCOL_VERSION_1_0, VERSION_HEADER, TransportProtocol
 from a2a.utils.errors import A2AError
 from pydantic import ValidationError
@@ -78,19 +85,23 @@ class A2AAgentClient:
             )
         )
         self._client: Client | None = None
+        self._cancelling: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
+        if self._cancelling:
+            await asyncio.wait(self._cancelling, timeout=CANCEL_TIMEOUT_SECONDS)
         await self._http.aclose()
 
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         decoder = EventDecoder(request.agent)
         remote_end = False
         try:
-            async for event, remote in self._events(request, decoder):
-                remote_end = remote and is_terminal(event)
-                yield event
-                if is_terminal(event):
-                    return
+            async with aclosing(self._events(request, decoder)) as events:
+                async for event, remote in events:
+                    remote_end = remote and is_terminal(event)
+                    yield event
+                    if is_terminal(event):
+                        return
         finally:
             if not remote_end and decoder.task_id is not None:
                 # The caller stopped listening, or the stream broke: do not leave the remote
@@ -107,12 +118,19 @@ class A2AAgentClient:
             try:
                 client = await self._connected()
                 context = ClientCallContext(service_parameters=outgoing_headers(request.run_id))
-                async for response in client.send_message(message, context=context):
-                    received = True
-                    for event in decoder.decode(response):
-                        yield event, True
-                        if is_terminal(event):
-                            return
+                # Declared an AsyncIterator, it is an async generator: closing it ends the SSE
+                # connection together with the call.
+                responses = cast(
+                    AsyncGenerator[StreamResponse, None],
+                    client.send_message(message, context=context),
+                )
+                async with aclosing(responses):
+                    async for response in responses:
+                        received = True
+                        for event in decoder.decode(response):
+                            yield event, True
+                            if is_terminal(event):
+                                return
                 yield (
                     _failure(request.agent, "agent_unavailable", "ended without an answer"),
                     False,
@@ -182,9 +200,17 @@ class A2AAgentClient:
         return _failure(agent, "agent_error", f"answered with an A2A error: {message}")
 
     async def _cancel_quietly(self, task_id: str, run_id: str) -> None:
-        client = self._client
-        if client is None:
+        """Sends CancelTask even when the caller is being torn down: an anyio cancel scope (an
+        SSE response whose client left) cancels every await, so the request runs shielded in a
+        task of its own, which this client keeps until it is done."""
+        if self._client is None:
             return
+        cancel = asyncio.ensure_future(self._cancel(self._client, task_id, run_id))
+        self._cancelling.add(cancel)
+        cancel.add_done_callback(self._cancelling.discard)
+        await asyncio.shield(cancel)
+
+    async def _cancel(self, client: Client, task_id: str, run_id: str) -> None:
         context = ClientCallContext(service_parameters=outgoing_headers(run_id))
         try:
             await asyncio.wait_for(

@@ -10,13 +10,23 @@ import builtins
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from aether.store.db import Database
 from aether.store.errors import ConversationNotFoundError
 from aether.store.models import conversation_table, message_table, new_id
 from aether.store.records import Conversation, Message, MessageRole, MessageStatus
 from aether.store.types import require_aware, utcnow
+
+# Built once: a statement with its values bound at execution skips rebuilding and re-keying it.
+_TOUCH = (
+    update(conversation_table)
+    .where(conversation_table.c.id == bindparam("conversation_id"))
+    .values(updated_at=bindparam("at"))
+    .returning(*conversation_table.c)
+)
+_INSERT_CONVERSATION = conversation_table.insert()
+_INSERT_MESSAGE = message_table.insert()
 
 
 class ConversationRepository:
@@ -79,7 +89,7 @@ class ConversationRepository:
 
 def insert_conversation(connection: Connection, *, title: str | None, at: datetime) -> Conversation:
     conversation = Conversation(id=new_id(), title=title, created_at=at, updated_at=at)
-    connection.execute(conversation_table.insert().values(**conversation.model_dump()))
+    connection.execute(_INSERT_CONVERSATION, conversation.model_dump())
     return conversation
 
 
@@ -87,13 +97,7 @@ def touch_conversation(
     connection: Connection, *, conversation_id: str, at: datetime
 ) -> Conversation:
     """Set `updated_at`, which is also how writers check that the conversation still exists."""
-    statement = (
-        update(conversation_table)
-        .where(conversation_table.c.id == conversation_id)
-        .values(updated_at=at)
-        .returning(*conversation_table.c)
-    )
-    row = connection.execute(statement).first()
+    row = connection.execute(_TOUCH, {"conversation_id": conversation_id, "at": at}).first()
     if row is None:
         raise ConversationNotFoundError(conversation_id)
     return Conversation.model_validate(row)
@@ -146,7 +150,7 @@ def insert_message(
         run_id=run_id,
         created_at=at,
     )
-    connection.execute(message_table.insert().values(**message.model_dump()))
+    connection.execute(_INSERT_MESSAGE, message.model_dump())
     return message
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aether.store.db import Database
@@ -18,6 +18,50 @@ from aether.store.errors import ConversationNotFoundError, RunNotFoundError
 from aether.store.models import new_id, run_event_table, run_table
 from aether.store.records import Run, RunEvent, RunStatus
 from aether.store.types import utcnow
+
+
+class _Routing(NamedTuple):
+    """Where a run goes and why: the parameters of `_ROUTE`."""
+
+    run_id: str
+    agent: str
+    reason: str | None
+    confidence: float | None
+
+
+# Built once: a statement with its values bound at execution skips rebuilding and re-keying it.
+_INSERT_RUN = run_table.insert()
+_INSERT_EVENT = run_event_table.insert().returning(run_event_table.c.id)
+_NEXT_SEQ = (
+    update(run_table)
+    .where(run_table.c.id == bindparam("run_id"))
+    .values(last_event_seq=run_table.c.last_event_seq + 1)
+    .returning(run_table.c.last_event_seq)
+)
+_FINISH = (
+    update(run_table)
+    .where(run_table.c.id == bindparam("run_id"), run_table.c.status == RunStatus.RUNNING)
+    .values(
+        status=bindparam("status"),
+        error=bindparam("error"),
+        prompt_tokens=bindparam("prompt_tokens"),
+        completion_tokens=bindparam("completion_tokens"),
+        finished_at=bindparam("at"),
+    )
+    .returning(*run_table.c)
+)
+_ROUTE = (
+    update(run_table)
+    .where(run_table.c.id == bindparam("run_id"))
+    .values(
+        agent=bindparam("agent"),
+        routing_reason=bindparam("reason"),
+        routing_confidence=bindparam("confidence"),
+    )
+    .returning(*run_table.c)
+)
+# Routing plus the seq of the event announcing it, in one statement.
+_ROUTE_AND_NEXT_SEQ = _ROUTE.values(last_event_seq=run_table.c.last_event_seq + 1)
 
 
 class RunRepository:
@@ -44,8 +88,8 @@ class RunRepository:
         self, run_id: str, agent: str, reason: str | None, confidence: float | None
     ) -> Run:
         """Record which agent the run was routed to, and why."""
-        routing = {"agent": agent, "routing_reason": reason, "routing_confidence": confidence}
-        return await self._database.write(partial(_update_run, run_id=run_id, values=routing))
+        routing = _Routing(run_id=run_id, agent=agent, reason=reason, confidence=confidence)
+        return await self._database.write(partial(_set_routing, routing=routing))
 
     async def record_routing(
         self,
@@ -59,8 +103,7 @@ class RunRepository:
         """`set_routing` and `append_event` of the event announcing it, in one transaction."""
         work = partial(
             _record_routing,
-            run_id=run_id,
-            routing={"agent": agent, "routing_reason": reason, "routing_confidence": confidence},
+            routing=_Routing(run_id=run_id, agent=agent, reason=reason, confidence=confidence),
             event_type=event_type,
             payload=payload,
             at=utcnow(),
@@ -137,7 +180,7 @@ def insert_run(
         created_at=at,
         finished_at=None,
     )
-    connection.execute(run_table.insert().values(**run.model_dump(), last_event_seq=0))
+    connection.execute(_INSERT_RUN, {**run.model_dump(), "last_event_seq": 0})
     return run
 
 
@@ -145,7 +188,10 @@ def append_event(
     connection: Connection, *, run_id: str, type: str, payload: dict[str, Any], at: datetime
 ) -> RunEvent:
     """Take the run's next seq and insert the event under it."""
-    return _insert_event(connection, _next_seq(connection, run_id), run_id, type, payload, at)
+    seq = connection.scalar(_NEXT_SEQ, {"run_id": run_id})
+    if seq is None:
+        raise RunNotFoundError(run_id)
+    return _insert_event(connection, seq, run_id, type, payload, at)
 
 
 def finish_run(
@@ -159,69 +205,72 @@ def finish_run(
     at: datetime,
 ) -> Run:
     """Finish the run unless it already has a final status; either way return it as stored."""
-    statement = (
-        update(run_table)
-        .where(run_table.c.id == run_id, run_table.c.status == RunStatus.RUNNING)
-        .values(
-            status=status,
-            error=error,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finished_at=at,
-        )
-        .returning(*run_table.c)
+    finished = finish_running_run(
+        connection,
+        run_id=run_id,
+        status=status,
+        error=error,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        at=at,
     )
-    row = connection.execute(statement).first()
-    if row is not None:
-        return Run.model_validate(row)
+    return finished or recorded_run(connection, run_id)
+
+
+def finish_running_run(
+    connection: Connection,
+    *,
+    run_id: str,
+    status: RunStatus,
+    error: str | None,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    at: datetime,
+) -> Run | None:
+    """Finish the run if it is still running; None if it is not (or does not exist)."""
+    values = {
+        "run_id": run_id,
+        "status": status,
+        "error": error,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "at": at,
+    }
+    row = connection.execute(_FINISH, values).first()
+    return None if row is None else Run.model_validate(row)
+
+
+def recorded_run(connection: Connection, run_id: str) -> Run:
+    """The run as stored; raises `RunNotFoundError` if there is none."""
     run = _get(connection, run_id=run_id)
     if run is None:
         raise RunNotFoundError(run_id)
     return run
 
 
+def _set_routing(connection: Connection, *, routing: _Routing) -> Run:
+    return Run.model_validate(_route(connection, _ROUTE, routing))
+
+
 def _record_routing(
     connection: Connection,
     *,
-    run_id: str,
-    routing: dict[str, Any],
+    routing: _Routing,
     event_type: str,
     payload: dict[str, Any],
     at: datetime,
 ) -> tuple[Run, RunEvent]:
     """One UPDATE both stores the routing and takes the seq of the event announcing it."""
-    values = {**routing, "last_event_seq": run_table.c.last_event_seq + 1}
-    row = _update_run_row(connection, run_id, values)
-    event = _insert_event(connection, row.last_event_seq, run_id, event_type, payload, at)
+    row = _route(connection, _ROUTE_AND_NEXT_SEQ, routing)
+    event = _insert_event(connection, row.last_event_seq, routing.run_id, event_type, payload, at)
     return Run.model_validate(row), event
 
 
-def _update_run(connection: Connection, *, run_id: str, values: dict[str, Any]) -> Run:
-    return Run.model_validate(_update_run_row(connection, run_id, values))
-
-
-def _update_run_row(connection: Connection, run_id: str, values: dict[str, Any]) -> Row[Any]:
-    statement = (
-        update(run_table).where(run_table.c.id == run_id).values(values).returning(*run_table.c)
-    )
-    row = connection.execute(statement).first()
+def _route(connection: Connection, statement: Update, routing: _Routing) -> Row[Any]:
+    row = connection.execute(statement, routing._asdict()).first()
     if row is None:
-        raise RunNotFoundError(run_id)
+        raise RunNotFoundError(routing.run_id)
     return row
-
-
-def _next_seq(connection: Connection, run_id: str) -> int:
-    """Increment the run's event counter, which locks its row until commit on PostgreSQL."""
-    statement = (
-        update(run_table)
-        .where(run_table.c.id == run_id)
-        .values(last_event_seq=run_table.c.last_event_seq + 1)
-        .returning(run_table.c.last_event_seq)
-    )
-    seq = connection.scalar(statement)
-    if seq is None:
-        raise RunNotFoundError(run_id)
-    return seq
 
 
 def _insert_event(
@@ -232,12 +281,8 @@ def _insert_event(
     payload: dict[str, Any],
     at: datetime,
 ) -> RunEvent:
-    statement = (
-        run_event_table.insert()
-        .values(run_id=run_id, seq=seq, type=type, payload=payload, created_at=at)
-        .returning(run_event_table.c.id)
-    )
-    event_id = connection.execute(statement).scalar_one()
+    values = {"run_id": run_id, "seq": seq, "type": type, "payload": payload, "created_at": at}
+    event_id = connection.execute(_INSERT_EVENT, values).scalar_one()
     return RunEvent(id=event_id, run_id=run_id, seq=seq, type=type, payload=payload, created_at=at)
 
 

@@ -1,7 +1,7 @@
 """A chat turn: the user's message, the run that answers it and the assistant's reply.
 
-A chat request used to write these piecewise, about ten transactions per turn. Each step here
-is one transaction, so a turn costs two plus one per run event, and none is ever half-written.
+Each step of a turn is one transaction, so a turn costs two plus one per run event (written
+piecewise it took about ten), and no step is ever half-written.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from aether.store.records import (
     OpenedTurn,
     RunStatus,
 )
-from aether.store.runs import final_status, finish_run, insert_run
+from aether.store.runs import final_status, finish_running_run, insert_run, recorded_run
 from aether.store.types import utcnow
 
 
@@ -72,10 +72,11 @@ class TurnRepository:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
     ) -> FinishedTurn:
-        """Store the assistant's reply `text` (none if None) and finish the run, in one go.
+        """Finish the running run and store the assistant's reply `text` (none if None) in its
+        conversation, which moves up in the list; both or neither.
 
-        As with `RunRepository.finish`, the run's first final status wins. The reply goes to
-        the run's conversation, which it moves up in the list.
+        As with `RunRepository.finish`, the first final status wins: if the run has finished
+        already, nothing is stored and the result holds the recorded run and no message.
         """
         work = partial(
             _finish_turn,
@@ -137,7 +138,7 @@ def _finish_turn(
     completion_tokens: int | None,
     at: datetime,
 ) -> FinishedTurn:
-    run = finish_run(
+    run = finish_running_run(
         connection,
         run_id=run_id,
         status=status,
@@ -146,6 +147,8 @@ def _finish_turn(
         completion_tokens=completion_tokens,
         at=at,
     )
+    if run is None:  # finished before: that outcome stands, reply included
+        return FinishedTurn(recorded_run(connection, run_id), None)
     if text is None:
         return FinishedTurn(run, None)
     message = add_message(
