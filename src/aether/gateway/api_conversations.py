@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/conversations", dependencies=[Depends(require
 class ConversationOut(BaseModel):
     id: str
     object: Literal["conversation"] = "conversation"
-    title: str
+    title: str | None
     created_at: datetime
     updated_at: datetime
 

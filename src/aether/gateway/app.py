@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from aether import __version__
 from aether.agents.planning import Clock, utc_now
 from aether.config import Role, Settings
-from aether.gateway import api_chat, api_conversations, api_health, api_models
+from aether.gateway import api_chat, api_conversations, api_health, api_models, api_runs
 from aether.gateway.api_health import HealthFacts
 from aether.gateway.auth import ApiKeyAuth
 from aether.gateway.body_limit import BodyLimitMiddleware
@@ -56,7 +56,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.state.auth = ApiKeyAuth(settings.api_keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
-    for module in (api_health, api_models, api_chat, api_conversations):
+    for module in (api_health, api_models, api_chat, api_conversations, api_runs):
         app.include_router(module.router)
     a2a.install(app)
     return app
