@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from aether import __version__
 from aether.config import DEFAULT_PORTS, Role, Settings, SettingsError, load_settings
+from aether.data import cli as data_cli
 from aether.gateway.app import create_app
 from aether.mesh.service_app import create_service_app
 from aether.observability.logging import configure_logging
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(upgrade_database(settings.effective_database_url))
         print(f"database at {settings.effective_database_url.split('@')[-1]} is up to date")
         return 0
+    if command in data_cli.COMMANDS:
+        return data_cli.run_command(args, settings)
     parser.print_help()
     return 2
 
@@ -79,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help=f"port (default PORT, else by role: {ports})")
     commands.add_parser("migrate", help="apply the database migrations and exit")
+    data_cli.add_commands(commands)
     return parser
 
 

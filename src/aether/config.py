@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -90,8 +90,28 @@ class Settings(BaseSettings):
     analysis_timeout_seconds: float = Field(default=60.0, gt=0)
     household_timezone: str = "Europe/Berlin"
     demo_days: int = Field(default=90, ge=14, le=730)
+    data_source: Literal["demo", "homeassistant", "files"] = "demo"
+    """Where the household's history comes from: the generated demo, Home Assistant (HA_URL,
+    HA_TOKEN), or files imported with `aether data import` (docs/data-sources.md)."""
+    ha_url: AnyHttpUrl | None = None
+    ha_token: SecretStr | None = None
+    """A long-lived access token of a Home Assistant user (profile page, Security tab)."""
+    ha_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Longest wait for one Home Assistant request (REST call or WebSocket answer)."""
+    ha_batch_entities: int = Field(default=10, ge=1, le=500)
+    ha_batch_days: float = Field(default=3.0, gt=0, le=366)
+    """History is fetched in requests of at most this many entities and days each."""
+    ha_history_days: int = Field(default=10, ge=1, le=3650)
+    """How far back Home Assistant keeps full history (the recorder's `purge_keep_days`); older
+    ranges are read from its hourly long-term statistics."""
+    ha_entities: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated entity ids or patterns (`sensor.*_energy`) to analyse; empty: sensors
+    with a state_class, lights, switches, fans, climate and water heaters."""
+    ha_minimal_response: bool = False
+    """Ask the history API for `minimal_response`: smaller answers, but HA then drops repeated
+    identical states, which the diagnostics count as gaps."""
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "ha_entities", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -106,6 +126,8 @@ class Settings(BaseSettings):
         "architect_public_url",
         "ds_orchestrator_public_url",
         "ds_analysts_public_url",
+        "ha_url",
+        "ha_token",
         mode="before",
     )
     @classmethod

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aether.analysis.frames import EntitySeries, long_frame, split_entities
+from aether.analysis.frames import long_frame
 from aether.analysis.meters import analyse_meter, meter_deltas
 from aether.analysis.periods import NS_PER_MIN, to_ns
 from aether.analysis.power import integrate_power
+from aether.analysis.series import EntitySeries, split_entities
 from aether.analysis.units import to_kwh, to_watts
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)

@@ -8,10 +8,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from aether.analysis.findings import AnalysisParams
-from aether.analysis.frames import EntitySeries, clip_frame, horizon_ns, split_entities
 from aether.analysis.periods import NS_PER_MIN, to_ns
+from aether.analysis.quality import RawOrder, raw_order
 from aether.analysis.roles import default_meta
-from aether.analysis.schema import ENTITY_ID, EntityMeta
+from aether.analysis.schema import EntityMeta
+from aether.analysis.series import (
+    EntitySeries,
+    columns_of,
+    entity_series,
+    grouped,
+    sorted_rows,
+    window_rows,
+)
 from aether.analysis.text import window_phrase
 
 
@@ -26,10 +34,11 @@ class AnalysisContext:
     phrase: str
     """`last week (16–22 Nov)`: how summaries name the window."""
     max_gap_ns: int
-    raw: pd.DataFrame
-    """The window's rows (plus the state before it) in the order the source gave them."""
+    orders: dict[str, RawOrder]
+    """Per entity, duplicate and out-of-order rows inside the window, as the source gave them."""
     series: dict[str, EntitySeries]
-    """Per entity, sorted and de-duplicated, including one row after the window when given."""
+    """Per entity, sorted and de-duplicated: the window's rows, the last one before it and the
+    first one after it."""
     entities: dict[str, EntityMeta]
 
     @property
@@ -54,25 +63,53 @@ class AnalysisContext:
         return self.entities.get(entity_id) or default_meta(entity_id)
 
 
+def _entities(
+    frame: pd.DataFrame, start_ns: int, end_ns: int, focus: set[str] | None
+) -> tuple[dict[str, EntitySeries], dict[str, RawOrder]]:
+    cols = columns_of(frame)
+    groups = grouped(cols)
+    series: dict[str, EntitySeries] = {}
+    orders: dict[str, RawOrder] = {}
+    for code, name in enumerate(cols.names):
+        if focus is not None and name not in focus:
+            continue
+        source = groups.rows(code)
+        by_time, replaced = sorted_rows(cols, source)
+        orders[name] = raw_order(cols, source, by_time, start_ns, end_ns)
+        kept = by_time[~replaced]
+        rows = kept[window_rows(cols.t[kept], start_ns, end_ns)]
+        if len(rows):
+            series[name] = entity_series(cols, code, rows)
+    return series, orders
+
+
+def horizon_ns(series: dict[str, EntitySeries], start_ns: int, end_ns: int) -> int:
+    """Where the household's data ends inside the window (its end when data reaches it).
+
+    A window may end in the future ("today"); coverage and staleness are measured up to here."""
+    inside = [int(s.t[s.t < end_ns].max()) for s in series.values() if (s.t < end_ns).any()]
+    if any(s.t[-1] >= end_ns for s in series.values()):
+        return end_ns
+    return max([t for t in inside if t >= start_ns], default=start_ns)
+
+
 def build_context(
     frame: pd.DataFrame, entities: dict[str, EntityMeta], params: AnalysisParams
 ) -> AnalysisContext:
     start_ns, end_ns = to_ns(params.window_start), to_ns(params.window_end)
-    focus = list(params.focus_entities) or None
-    if focus is not None:
-        frame = frame[frame[ENTITY_ID].isin(focus)]
-    padded = clip_frame(frame, start_ns, end_ns, following=True)
-    raw = clip_frame(frame, start_ns, end_ns)
+    end_ns = max(end_ns, start_ns)
+    focus = set(params.focus_entities) or None
+    series, orders = _entities(frame, start_ns, end_ns, focus)
     known = {k: v for k, v in entities.items() if focus is None or k in focus}
     return AnalysisContext(
         params=params,
         start_ns=start_ns,
-        end_ns=max(end_ns, start_ns),
-        horizon_ns=horizon_ns(padded, start_ns, end_ns),
+        end_ns=end_ns,
+        horizon_ns=horizon_ns(series, start_ns, end_ns),
         timezone=params.timezone,
         phrase=window_phrase(params.window_label, start_ns, end_ns, params.timezone),
         max_gap_ns=int(params.max_gap_minutes * NS_PER_MIN),
-        raw=raw,
-        series=split_entities(padded),
+        orders=orders,
+        series=series,
         entities=known,
     )

@@ -46,7 +46,7 @@ def _build(ctx: AnalysisContext, meta: EntityMeta, measure: Measure) -> EnergyIn
     flow = flow_of(meta)
     meter = power = None
     if measure is Measure.ENERGY_METER:
-        meter = analyse_meter(series, meta.unit, ctx.max_gap_ns)
+        meter = analyse_meter(series, meta.unit, ctx.max_gap_ns, meta.state_class)
         curve = meter.curve
     else:
         power = integrate_power(

@@ -1,71 +1,45 @@
-"""From the long frame to per-entity arrays, and the rows that matter for one window.
+"""The long frame at the edges: normalising what sources deliver, building frames in tests, and
+cutting a window out of a household (rows inside it plus the neighbours the analyses need).
 
 Analyses need the last state before the window (to difference or integrate across its start) and
 may use the first one after it (to finish the last interval), but never count anything outside.
+Per-entity arrays for the analyses are built in `series.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from aether.analysis.periods import IntArray
-from aether.analysis.schema import (
-    COLUMNS,
-    ENTITY_ID,
-    STATE,
-    TIMESTAMP,
-    UNAVAILABLE_STATES,
-    VALUE,
-)
-from aether.analysis.units import FloatArray
-
-BoolArray = npt.NDArray[np.bool_]
-StrArray = npt.NDArray[np.object_]
+from aether.analysis.schema import COLUMNS, ENTITY_ID, LAST_RESET, STATE, TIMESTAMP, VALUE
 
 
-@dataclass(frozen=True)
-class EntitySeries:
-    """One entity's states, sorted by time, one per timestamp (the last reported wins)."""
-
-    entity_id: str
-    t: IntArray
-    value: FloatArray
-    state: StrArray
-    """Lower-cased, stripped raw states."""
-
-    @property
-    def known(self) -> BoolArray:
-        return ~np.isin(self.state, list(UNAVAILABLE_STATES))
-
-    @property
-    def valid(self) -> BoolArray:
-        """A known state with a numeric value."""
-        return self.known & ~np.isnan(self.value)
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-
-def timestamps_ns(frame: pd.DataFrame) -> IntArray:
-    index = pd.DatetimeIndex(frame[TIMESTAMP])
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+def timestamps_ns(frame: pd.DataFrame, column: str = TIMESTAMP) -> IntArray:
+    """UTC nanoseconds of a timestamp column (naive timestamps are UTC; NaT is int64 min).
+    A tz-aware nanosecond column, the schema's, is read without a copy."""
+    values = frame[column]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
+    index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
     return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
 
 
 def _edge_rows(ids: pd.Series, ts: IntArray, rows: IntArray, last: bool) -> IntArray:
-    """Per entity, the row with the latest (or earliest) timestamp among `rows`."""
+    """Per entity, the row with the latest (or earliest) timestamp among `rows`; of several rows
+    at that timestamp, the last (or first) delivered. Linear: no sort of the whole frame."""
     if len(rows) == 0:
         return rows
-    sub = pd.DataFrame({"id": ids.to_numpy()[rows], "t": ts[rows], "pos": rows})
-    sub = sub.sort_values("t", kind="stable")
-    picked = sub.groupby("id", sort=False).tail(1) if last else sub.groupby("id").head(1)
-    return np.asarray(picked["pos"].to_numpy(), dtype=np.int64)
+    codes, _ = pd.factorize(ids.iloc[rows], use_na_sentinel=False)
+    sub_t = pd.Series(ts[rows])
+    best = (sub_t.groupby(codes).max() if last else sub_t.groupby(codes).min()).to_numpy()
+    hit = ts[rows] == best[codes]
+    candidates = pd.Series(rows[hit]).groupby(codes[hit])
+    picked = candidates.last() if last else candidates.first()
+    return np.asarray(picked.to_numpy(), dtype=np.int64)
 
 
 def clip_frame(
@@ -89,67 +63,29 @@ def clip_frame(
         keep[_edge_rows(ids, ts, np.flatnonzero(wanted & (ts < start_ns)), last=True)] = True
     if following:
         keep[_edge_rows(ids, ts, np.flatnonzero(wanted & (ts >= end_ns)), last=False)] = True
+    if keep.all():
+        return frame.reset_index(drop=True)
     return frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
-
-
-def _values(frame: pd.DataFrame) -> FloatArray:
-    """`value`, falling back to the state parsed as a number when a source left it empty."""
-    values = pd.to_numeric(frame[VALUE], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    parsed = pd.to_numeric(frame[STATE], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    return np.where(np.isnan(values), parsed, values)
-
-
-def split_entities(frame: pd.DataFrame) -> dict[str, EntitySeries]:
-    work = pd.DataFrame(
-        {
-            "e": frame[ENTITY_ID].astype(str).to_numpy(),
-            "t": timestamps_ns(frame),
-            "v": _values(frame),
-            "s": frame[STATE].fillna("").astype(str).str.strip().str.lower().to_numpy(),
-        }
-    )
-    work = work.sort_values(["e", "t"], kind="stable").drop_duplicates(["e", "t"], keep="last")
-    series: dict[str, EntitySeries] = {}
-    for entity_id, group in work.groupby("e", sort=True):
-        series[str(entity_id)] = EntitySeries(
-            entity_id=str(entity_id),
-            t=np.asarray(group["t"].to_numpy(), dtype=np.int64),
-            value=np.asarray(group["v"].to_numpy(), dtype=np.float64),
-            state=np.asarray(group["s"].to_numpy(), dtype=object),
-        )
-    return series
-
-
-def horizon_ns(frame: pd.DataFrame, start_ns: int, end_ns: int) -> int:
-    """Where the household's data ends inside the window (its end when data reaches it).
-
-    A window may end in the future ("today"); coverage and staleness are measured up to here."""
-    ts = timestamps_ns(frame)
-    if np.any(ts >= end_ns):
-        return end_ns
-    inside = ts[(ts >= start_ns) & (ts < end_ns)]
-    return int(inside.max()) if len(inside) else start_ns
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The schema's dtypes (string ids and states, UTC nanosecond timestamps, float values),
-    whatever a file or a caller used; naive timestamps are taken as UTC."""
+    whatever a file or a caller used; naive timestamps are taken as UTC. The optional
+    `last_reset` column is kept (as UTC timestamps) when present."""
     timestamps = pd.DatetimeIndex(frame[TIMESTAMP])
     if timestamps.tz is None:
         timestamps = timestamps.tz_localize("UTC")
-    normalised = pd.DataFrame(
-        {
-            ENTITY_ID: frame[ENTITY_ID].astype("string").to_numpy(),
-            TIMESTAMP: timestamps.tz_convert("UTC").as_unit("ns"),
-            VALUE: pd.to_numeric(frame[VALUE], errors="coerce").to_numpy(dtype=np.float64),
-            STATE: frame[STATE].astype("string").to_numpy(),
-        },
-        columns=list(COLUMNS),
-    )
+    columns = {
+        ENTITY_ID: frame[ENTITY_ID].astype("string").to_numpy(),
+        TIMESTAMP: timestamps.tz_convert("UTC").as_unit("ns"),
+        VALUE: pd.to_numeric(frame[VALUE], errors="coerce").to_numpy(dtype=np.float64),
+        STATE: frame[STATE].astype("string").to_numpy(),
+    }
+    names = list(COLUMNS)
+    if LAST_RESET in frame.columns:
+        columns[LAST_RESET] = pd.DatetimeIndex(pd.to_datetime(frame[LAST_RESET], utc=True))
+        names.append(LAST_RESET)
+    normalised = pd.DataFrame(columns, columns=names)
     return normalised.astype({ENTITY_ID: "string", STATE: "string"})
 
 
@@ -157,12 +93,16 @@ def long_frame(
     entity_ids: str | Sequence[str],
     timestamps: Sequence[datetime | pd.Timestamp] | pd.DatetimeIndex,
     states: Sequence[str | float],
+    last_reset: Sequence[datetime | pd.Timestamp | None] | None = None,
 ) -> pd.DataFrame:
     """A frame in the schema from raw states, as Home Assistant reports them: numbers become
-    `value`, anything else ("on", "unavailable") leaves it NaN."""
+    `value`, anything else ("on", "unavailable") leaves it NaN. `last_reset`, when given, is the
+    attribute of a `total` sensor at each state."""
     count = len(timestamps)
     ids = [entity_ids] * count if isinstance(entity_ids, str) else list(entity_ids)
     text = [s if isinstance(s, str) else repr(float(s)) for s in states]
     values = pd.to_numeric(pd.Series(text, dtype="string"), errors="coerce")
     raw = pd.DataFrame({ENTITY_ID: ids, TIMESTAMP: list(timestamps), VALUE: values, STATE: text})
+    if last_reset is not None:
+        raw[LAST_RESET] = pd.to_datetime(pd.Series(list(last_reset), dtype=object), utc=True)
     return normalise_frame(raw)

@@ -16,14 +16,12 @@ from aether.analysis.quality import (
     Spacing,
     gaps,
     known_coverage,
-    raw_order,
     spacing,
     stale_since,
     unavailable_periods,
     usable_coverage,
 )
 from aether.analysis.roles import Measure, measure_of
-from aether.analysis.schema import ENTITY_ID
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def inspect_entity(ctx: AnalysisContext, entity_id: str) -> EntityReport:
     measured = _is_measured(ctx, entity_id)
     space = spacing(series, start, horizon, ctx.end_ns)
     meter = (
-        analyse_meter(series, meta.unit, ctx.max_gap_ns)
+        analyse_meter(series, meta.unit, ctx.max_gap_ns, meta.state_class)
         if measure_of(meta) is Measure.ENERGY_METER
         else None
     )
@@ -79,5 +77,5 @@ def inspect_entity(ctx: AnalysisContext, entity_id: str) -> EntityReport:
         unavailable=unavailable_periods(series, start, horizon),
         implausible=implausible_values(series, meta, meter, start, ctx.end_ns),
         resets=[] if meter is None else [r for r in meter.resets if start <= r.at_ns < ctx.end_ns],
-        order=raw_order(ctx.raw[ctx.raw[ENTITY_ID] == entity_id]),
+        order=ctx.orders.get(entity_id, RawOrder()),
     )

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from aether.analysis.curves import BoolArray
-from aether.analysis.frames import EntitySeries
 from aether.analysis.periods import NS_PER_H, IntArray
+from aether.analysis.series import EntitySeries
 from aether.analysis.units import FloatArray
 
 
@@ -45,9 +45,8 @@ def timeline(series: EntitySeries, start_ns: int, end_ns: int) -> Timeline:
     if len(t) and t[-1] < end_ns:
         t = np.concatenate((t, [end_ns])).astype(np.int64)
     n = len(t) - 1 if len(t) else 0
-    state = series.state[:n]
-    on = np.asarray(state == "on", dtype=bool)
-    off = np.asarray(state == "off", dtype=bool)
+    on = series.is_state("on")[:n]
+    off = series.is_state("off")[:n]
     inside = (t[:n] >= start_ns) & (t[:n] < end_ns)
     was_off = np.concatenate(([False], off[:-1])) if n else off
     was_on = np.concatenate(([False], on[:-1])) if n else on

@@ -6,6 +6,7 @@ lasts 23 h or 25 h on DST days and day totals match the household's own clock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
 
@@ -14,11 +15,14 @@ import numpy.typing as npt
 import pandas as pd
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 NS_PER_S: Final = 1_000_000_000
 NS_PER_MIN: Final = 60 * NS_PER_S
 NS_PER_H: Final = 60 * NS_PER_MIN
 QUARTER_NS: Final = 15 * NS_PER_MIN
+PERIODS: Final = ("day", "week", "month")
 
 
 def to_ns(moment: datetime | pd.Timestamp) -> int:
@@ -70,6 +74,54 @@ def local_day_edges(start_ns: int, end_ns: int, timezone: str) -> tuple[IntArray
     edges = with_bounds(start_ns, end_ns, midnights)
     labels = [to_local(int(edge), timezone).date() for edge in edges[:-1]]
     return edges, labels
+
+
+def _period_starts(first: date, last: date, period: str) -> list[date]:
+    """Local dates on which the periods touching first..last begin, plus the one after last."""
+    if period == "day":
+        start, step = first, timedelta(days=1)
+        return [start + step * i for i in range((last - start).days + 2)]
+    if period == "week":
+        start = first - timedelta(days=first.weekday())
+        return [start + timedelta(weeks=i) for i in range((last - start).days // 7 + 2)]
+    months = (last.year - first.year) * 12 + last.month - first.month + 2
+    return [
+        date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        for i in range(months)
+    ]
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Local calendar periods clipped to a window."""
+
+    edges: IntArray
+    labels: list[date]
+    """The local date each period begins on (the whole period's first day, even when clipped)."""
+    complete: BoolArray
+    """The period lies entirely inside the window."""
+
+    def hours(self) -> FloatArray:
+        return np.diff(self.edges).astype(np.float64) / NS_PER_H
+
+
+def local_periods(start_ns: int, end_ns: int, timezone: str, period: str) -> Periods:
+    """Buckets of local days, weeks (Monday to Monday) or calendar months, each from local
+    midnight to local midnight (so a day is 23 h or 25 h at a DST change), clipped to the window."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; expected one of {PERIODS}")
+    first = to_local(start_ns, timezone).date()
+    last = to_local(end_ns - 1, timezone).date()
+    starts = _period_starts(first, last, period)
+    days = pd.DatetimeIndex(starts)
+    local = days.tz_localize(
+        timezone, ambiguous=np.ones(len(days), dtype=bool), nonexistent="shift_forward"
+    )
+    marks = np.asarray(local.as_unit("ns").asi8, dtype=np.int64)
+    edges = with_bounds(start_ns, end_ns, marks)
+    which = np.searchsorted(marks, edges[:-1], side="right") - 1
+    complete = (marks[which] == edges[:-1]) & (marks[which + 1] == edges[1:])
+    return Periods(edges, [starts[int(i)] for i in which], np.asarray(complete, dtype=bool))
 
 
 def local_time_ns(day: date, clock: time, timezone: str) -> int:

@@ -8,10 +8,10 @@ from typing import Final
 
 import numpy as np
 
-from aether.analysis.frames import EntitySeries
 from aether.analysis.meters import MAX_POWER_KW, MeterAnalysis
 from aether.analysis.roles import Flow, Measure, flow_of, measure_of
 from aether.analysis.schema import EntityMeta
+from aether.analysis.series import EntitySeries
 from aether.analysis.units import to_watts
 
 NEGATIVE_TOLERANCE_W: Final = 50.0

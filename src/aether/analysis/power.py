@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aether.analysis.curves import BoolArray, Curve
-from aether.analysis.frames import EntitySeries
 from aether.analysis.meters import MAX_POWER_KW
 from aether.analysis.periods import NS_PER_H, IntArray
+from aether.analysis.series import EntitySeries
 from aether.analysis.units import to_watts
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from aether.analysis.curves import Curve
-from aether.analysis.frames import EntitySeries, timestamps_ns
 from aether.analysis.periods import NS_PER_H, NS_PER_MIN, IntArray
 from aether.analysis.power import runs
+from aether.analysis.series import Columns, EntitySeries
 
 GAP_FACTOR: Final = 3
 """A gap is a silence longer than 3 reporting intervals (and than the gap tolerance)."""
@@ -40,7 +40,11 @@ class RawOrder:
     """Duplicates whose states differ."""
     out_of_order: int = 0
     first_duplicate_ns: int | None = None
+    last_duplicate_ns: int | None = None
     first_late_ns: int | None = None
+    """Timestamp of the first row (in delivery order) that arrived after a later one."""
+    late_span: Range | None = None
+    """Earliest and latest timestamp of such rows."""
 
 
 def inside(series: EntitySeries, start_ns: int, end_ns: int) -> IntArray:
@@ -122,21 +126,37 @@ def unavailable_periods(series: EntitySeries, start_ns: int, horizon_ns: int) ->
     return periods
 
 
-def raw_order(raw: pd.DataFrame) -> RawOrder:
-    """Duplicates and out-of-order rows of one entity, in the order the source delivered them."""
-    if raw.empty:
+def raw_order(cols: Columns, source: IntArray, by_time: IntArray, start: int, end: int) -> RawOrder:
+    """Duplicates and out-of-order rows of one entity inside [start, end): `source` are its rows in
+    the order the source delivered them, `by_time` the same rows stably sorted by time."""
+    st = cols.t[by_time]
+    inside = slice(int(np.searchsorted(st, start)), int(np.searchsorted(st, end)))
+    rows, st = by_time[inside], st[inside]
+    if len(rows) == 0:
         return RawOrder()
-    ts = timestamps_ns(raw)
-    states = raw["state"].astype(str).to_numpy()
-    dup = pd.Series(ts).duplicated(keep="first").to_numpy()
-    pairs = pd.DataFrame({"t": ts, "s": states})
-    conflicting = int(pairs.drop_duplicates().duplicated("t").sum())
+    ts = cols.t[source]
+    if len(rows) < len(source):
+        ts = ts[(ts >= start) & (ts < end)]
     running = np.maximum.accumulate(ts)
-    late = np.concatenate(([False], ts[1:] < running[:-1]))
+    late = ts[1:][ts[1:] < running[:-1]]
+    dup = np.flatnonzero(st[1:] == st[:-1]) + 1
     return RawOrder(
-        duplicates=int(dup.sum()),
-        conflicting=conflicting,
-        out_of_order=int(late.sum()),
-        first_duplicate_ns=int(ts[np.argmax(dup)]) if dup.any() else None,
-        first_late_ns=int(ts[np.argmax(late)]) if late.any() else None,
+        duplicates=len(dup),
+        conflicting=_conflicting(cols, rows, dup),
+        out_of_order=len(late),
+        first_duplicate_ns=int(st[dup[0]]) if len(dup) else None,
+        last_duplicate_ns=int(st[dup[-1]]) if len(dup) else None,
+        first_late_ns=int(late[0]) if len(late) else None,
+        late_span=(int(late.min()), int(late.max())) if len(late) else None,
     )
+
+
+def _conflicting(cols: Columns, rows: IntArray, dup: IntArray) -> int:
+    """Extra distinct states at duplicated timestamps (two different states at one time: 1)."""
+    if len(dup) == 0:
+        return 0
+    involved = rows[np.unique(np.concatenate((dup - 1, dup)))]
+    pairs = pd.DataFrame(
+        {"t": cols.t[involved], "v": cols.value[involved], "s": cols.label[involved]}
+    ).fillna({"v": np.inf})
+    return int(pairs.drop_duplicates().duplicated("t").sum())

@@ -19,6 +19,10 @@ COLUMNS: Final = (ENTITY_ID, TIMESTAMP, VALUE, STATE)
 """Long format: `timestamp` is tz-aware UTC, `value` is float (NaN when the state is not numeric),
 `state` is the raw state string as reported ("231.5", "on", "unavailable", "unknown")."""
 
+LAST_RESET: Final = "last_reset"
+"""Optional column: Home Assistant's `last_reset` attribute of a `total` sensor (tz-aware UTC, NaT
+when not reported). A change starts a new metering period; frames without it are still valid."""
+
 UNAVAILABLE_STATES: Final = frozenset({"unavailable", "unknown", ""})
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from aether.analysis.frames import normalise_frame
 from aether.analysis.schema import EntityMeta
+from aether.data.errors import INVALID_FILE, NO_DATA, DataSourceError
 from aether.data.slicing import slice_household
 from aether.data.source import HouseholdData
 
@@ -66,6 +67,22 @@ def read_household(data_dir: Path) -> HouseholdData:
     return HouseholdData(frame=frame, entities=entities, timezone=str(document["timezone"]))
 
 
+def _read_or_explain(data_dir: Path) -> HouseholdData:
+    """The household, or a DataSourceError that says what to do (nothing imported yet, or a
+    damaged file)."""
+    try:
+        return read_household(data_dir)
+    except FileNotFoundError as exc:
+        raise DataSourceError(
+            NO_DATA,
+            f"No household data in {data_dir}: import a file with `aether data import FILE`.",
+        ) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataSourceError(
+            INVALID_FILE, f"The household in {data_dir} cannot be read: {exc}"
+        ) from exc
+
+
 class ParquetHouseholdSource:
     """DataSource over a data directory; the files are read on first use and kept in memory."""
 
@@ -77,7 +94,7 @@ class ParquetHouseholdSource:
     def _household(self) -> HouseholdData:
         with self._lock:
             if self._data is None:
-                self._data = read_household(self._dir)
+                self._data = _read_or_explain(self._dir)
             return self._data
 
     async def household(self) -> HouseholdData:

@@ -7,18 +7,16 @@ analysts run, the LLM where the architect or the gateway's router runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from aether.agents.contract import AgentClient, ServiceName
 from aether.agents.planning import Clock
 from aether.config import Role, Settings
-from aether.data.demo import ensure_demo_household
-from aether.data.parquet_store import ParquetHouseholdSource
+from aether.data.factory import DEMO_DIR, open_source, source_timezone
+from aether.data.source import DataSource
 from aether.llm.client import LLMClient
 from aether.mesh.topology import (
     Mesh,
@@ -34,7 +32,7 @@ from aether.store import Store
 
 log = logging.getLogger(__name__)
 
-HOUSEHOLD_DIR = "household"
+HOUSEHOLD_DIR = DEMO_DIR
 REMOTE_SANDBOX = "remote"
 """What a process without analysts reports as its sandbox: the analysis runs elsewhere."""
 
@@ -59,9 +57,11 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
         store = await Store.open(settings.effective_database_url)
         stack.push_async_callback(store.close)
         runner: Runner | None = None
-        source: ParquetHouseholdSource | None = None
+        source: DataSource | None = None
+        timezone = settings.household_timezone
         if ServiceName.DS_ANALYSTS in hosted:
-            source = ParquetHouseholdSource(await _household(settings, clock))
+            source = await stack.enter_async_context(open_source(settings, clock))
+            timezone = await source_timezone(source, settings)
             runner = build_runner(data_dir, settings.analysis_timeout_seconds)
         uses_llm = role is Role.GATEWAY or ServiceName.ARCHITECT in hosted
         llm = LLMClient.from_settings(settings) if uses_llm else None
@@ -79,7 +79,7 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             runner=runner,
             llm=llm,
             clock=clock,
-            timezone=settings.household_timezone,
+            timezone=timezone,
         )
         downstream = remote_downstream(role, settings.deployment_mode)
         if remote:
@@ -97,20 +97,6 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             llm_description=_describe_llm(llm, uses_llm),
             downstream_url=None if downstream is None else settings.service_url(Role(downstream)),
         )
-
-
-async def _household(settings: Settings, clock: Clock) -> Path:
-    household_dir = settings.aether_data_dir.resolve() / HOUSEHOLD_DIR
-    wrote = await asyncio.to_thread(
-        ensure_demo_household,
-        household_dir,
-        clock(),
-        settings.demo_days,
-        settings.household_timezone,
-    )
-    if wrote:
-        log.info("wrote the demo household (%d days) to %s", settings.demo_days, household_dir)
-    return household_dir
 
 
 def _describe_llm(llm: LLMClient | None, used: bool) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
@@ -25,6 +24,8 @@ from aether.agents.contract import (
 )
 from aether.agents.planning import Clock, plan_analysis
 from aether.analysis.findings import AnalysisParams, AnalystName
+from aether.data.errors import DataSourceError
+from aether.data.loading import load_for_analysis
 from aether.data.source import DataSource
 from aether.llm.offline_writer import write_answer
 from aether.sandbox.jobs import AnalysisJob, SandboxError
@@ -54,7 +55,14 @@ class AnalystTeam:
         params = request.analysis or plan_analysis(request.question, self._clock(), self._timezone)
         agent = request.agent
         yield _status(agent, Stage.ANALYST_STARTED, f"{analyst} analysis of {params.window_label}")
-        job = await self._job(analyst, params)
+        try:
+            job = await self._job(analyst, params)
+        except DataSourceError as exc:
+            log.warning(
+                "%s analysis could not load data on run %s: %s", analyst, request.run_id, exc
+            )
+            yield ErrorEvent(agent=agent, code=f"data_source_{exc.code}", message=str(exc))
+            return
         yield _status(
             agent,
             Stage.DATA_LOADED,
@@ -103,11 +111,7 @@ class AnalystTeam:
         yield FinalEvent(agent=agent, text=text)
 
     async def _job(self, analyst: AnalystName, params: AnalysisParams) -> AnalysisJob:
-        entity_ids = params.focus_entities or None
-        # Readings just after the window close its last interval (a meter's final delta, the
-        # last stretch of power to integrate); the analyses clip to the window themselves.
-        until = params.window_end + timedelta(minutes=params.max_gap_minutes)
-        data = await self._source.load(params.window_start, until, entity_ids)
+        data = await load_for_analysis(self._source, params)
         return AnalysisJob(analyst=analyst, params=params, frame=data.frame, entities=data.entities)
 
 
