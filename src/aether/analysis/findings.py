@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aether.analysis.tariff import Tariff
+
 AnalystName = Literal["energy", "behavioral", "diagnostic"]
 
 
@@ -57,6 +59,8 @@ class AnalysisParams(BaseModel):
     max_gap_minutes: float = Field(default=30.0, gt=0)
     """Power is not integrated across gaps longer than this."""
     focus_entities: list[str] = Field(default_factory=list)
+    tariff: Tariff | None = None
+    """Prices grid energy (the `TARIFF` setting); without it no cost is computed."""
 
 
 class AnalysisResult(BaseModel):

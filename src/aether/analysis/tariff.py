@@ -6,7 +6,8 @@ The `TARIFF` setting is JSON (the model below) or a compact text:
     EUR 0.32                                   the same
     EUR 0.25@00-07,0.35@07-23,0.25@23-24       time-of-use, every day
     EUR 0.35@07-20/mon-fri,0.22                weekday daytime, else 0.22
-    EUR 0.30@06:30-21:45/mon-fri+sat,0.2@22-06 minutes, day lists, bands across midnight
+    EUR 0.3@06:30-21:45/mon-fri+sat,0.2       minutes and day lists; 0.2 the rest of the week
+    EUR 0.2@22-06,0.3                          a night band across midnight
 
 A band is `PRICE[@HH[:MM]-HH[:MM]][/DAYS]`; DAYS are `mon`..`sun`, ranges (`mon-fri`) joined with
 `+`. The first band that matches a quarter hour prices it, so a band without times or days is the
@@ -28,7 +29,11 @@ from aether.analysis.units import FloatArray
 DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 QUARTERS_PER_DAY: Final = 96
 _CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
-_BAND = re.compile(r"^(?P<price>[0-9]*\.?[0-9]+)(?:@(?P<start>[\d:]+)-(?P<end>[\d:]+))?(?:/(?P<days>[a-z+\-]+))?$")
+_BAND = re.compile(
+    r"^(?P<price>[0-9]*\.?[0-9]+)"
+    r"(?:@(?P<start>[\d:]+)-(?P<end>[\d:]+))?"
+    r"(?:/(?P<days>[a-z+\-]+))?$"
+)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$|^[€$£¥]$")
 
 
@@ -68,8 +73,8 @@ class TariffBand(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _clock(cls, value: str) -> str:
-        _minutes(value)
-        return value
+        minutes = _minutes(value)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
     @field_validator("days")
     @classmethod
