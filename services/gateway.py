@@ -3,4 +3,4 @@
 from aether.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(["serve"]))
+    raise SystemExit(main(["serve", "--service", "gateway"]))

@@ -61,7 +61,7 @@ EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso(ns: int) -> str:
-    return (EPOCH + timedelta(microseconds=ns // 1000)).isoformat()
+    return (EPOCH + timedelta(microseconds=int(ns) // 1000)).isoformat()
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -285,7 +285,7 @@ class FakeHomeAssistant:
         return result
 
     def _time(self, ns: int) -> float | str:
-        return iso(ns) if self.iso_statistics_times else ns / 1_000_000
+        return iso(ns) if self.iso_statistics_times else int(ns) / 1_000_000
 
     def _meter_hours(
         self, rec: Recorded, hours: np.ndarray, types: set[str]

@@ -76,3 +76,15 @@ def capitalised(text: str) -> str:
     if "." in first.rstrip(".,:;") and first[:1].islower():
         return text
     return text[:1].upper() + text[1:]
+
+
+def money(value: float, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
+
+
+def price(value: float, currency: str) -> str:
+    return f"{value:.3f} {currency}/kWh"
+
+
+def signed_percent(value: float) -> str:
+    return f"{'+' if value > 0 else '−' if value < 0 else '±'}{abs(value):.0f} %"

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aether import __version__
+from aether.mesh.service_health import check_database, check_downstream
 from aether.store import Store
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
 @dataclass(frozen=True)
 class HealthFacts:
-    """What /health reports about this process; fixed at start-up."""
+    """What the probes report and use; fixed at start-up."""
 
     mode: str
     sandbox: str
     llm: str
     auth: bool
+    downstream_url: str | None
+    """The architect's service in distributed mode; None when the agents run in process."""
+    http: httpx.AsyncClient
 
 
 class Health(BaseModel):
@@ -58,13 +61,10 @@ async def health(request: Request) -> Health:
 @router.get("/api/v1/ready", include_in_schema=False, response_model=Readiness)
 async def ready(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
-    checks: dict[str, str] = {}
-    try:
-        await store.ping()
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means "not ready"; the reason goes to the probe
-        log.warning("readiness: database check failed: %s", exc)
-        checks["database"] = f"error: {type(exc).__name__}"
+    facts: HealthFacts = request.app.state.health
+    checks = {"database": await check_database(store)}
+    if facts.downstream_url is not None:
+        checks["architect"] = await check_downstream(facts.http, facts.downstream_url)
     is_ready = all(value == "ok" for value in checks.values())
     body = Readiness(status="ready" if is_ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from aether import __version__
@@ -34,11 +35,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
             await stack.enter_async_context(a2a.serving(runtime))
             app.state.store = runtime.store
             app.state.chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
+            probes = await stack.enter_async_context(httpx.AsyncClient())
             app.state.health = HealthFacts(
                 mode=settings.deployment_mode.value,
                 sandbox=runtime.sandbox_name,
                 llm=runtime.llm_description,
                 auth=settings.auth_enabled,
+                downstream_url=runtime.downstream_url,
+                http=probes,
             )
             if not settings.auth_enabled:
                 log.warning(

@@ -72,9 +72,9 @@ async def health(request: Request) -> ServiceHealth:
 @router.get("/ready", response_model=ServiceReadiness)
 async def ready(request: Request) -> JSONResponse:
     facts: ServiceFacts = request.app.state.service
-    checks = {"database": await _database(facts.store)}
+    checks = {"database": await check_database(facts.store)}
     if facts.downstream_url is not None:
-        checks["downstream"] = await _downstream(facts.http, facts.downstream_url)
+        checks["downstream"] = await check_downstream(facts.http, facts.downstream_url)
     is_ready = all(value == "ok" for value in checks.values())
     body = ServiceReadiness(
         status="ready" if is_ready else "not_ready",
@@ -85,7 +85,8 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)
 
 
-async def _database(store: Store) -> str:
+async def check_database(store: Store) -> str:
+    """`ok`, or why the database cannot be used."""
     try:
         await store.ping()
     except Exception as exc:  # any failure means "not ready"; the reason goes to the probe
@@ -94,7 +95,8 @@ async def _database(store: Store) -> str:
     return "ok"
 
 
-async def _downstream(http: httpx.AsyncClient, base_url: str) -> str:
+async def check_downstream(http: httpx.AsyncClient, base_url: str) -> str:
+    """`ok`, or why the next agent downstream cannot be reached."""
     try:
         response = await http.get(f"{base_url}/health", timeout=PROBE_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
