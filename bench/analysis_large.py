@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-from large_household import clock, household, to_table
 from pydantic import TypeAdapter
 
 from aether.analysis.findings import AnalysisParams
 from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
 from aether.sandbox.job_main import read_frame
+from large_household import clock, household, to_table
 
 TIMEZONE = "Europe/Berlin"
 START = "2025-01-01"

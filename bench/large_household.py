@@ -56,7 +56,7 @@ def clock(start: str, days: int, step_s: int, timezone: str) -> Clock:
     local = pd.DatetimeIndex(pd.to_datetime(t, unit="ns", utc=True)).tz_convert(timezone)
     hour = np.asarray(local.hour + local.minute / 60.0, dtype=np.float64)
     day = np.asarray((t - t[0]) // (86_400 * NS_PER_S), dtype=np.int64)
-    return Clock(t, hour, day, np.asarray(local.dayofweek, dtype=np.int64))
+    return Clock(t, hour, day, np.asarray(local.day_of_week, dtype=np.int64))
 
 
 def _meta(entity_id: str, unit: str | None, device: str | None, state: str | None) -> EntityMeta:
@@ -120,7 +120,9 @@ def household(c: Clock, seed: int = 11) -> Iterator[Series]:
         if i == 3:
             kwh[len(kwh) // 2 :] -= kwh[len(kwh) // 2 - 1]  # a meter reset half-way
         wh = i % 2 == 1
-        meta = _meta(f"sensor.circuit_{i:02d}_energy", "Wh" if wh else "kWh", "energy", "total_increasing")
+        meta = _meta(
+            f"sensor.circuit_{i:02d}_energy", "Wh" if wh else "kWh", "energy", "total_increasing"
+        )
         yield Series(meta, c.t, np.round(kwh * (1e3 if wh else 1), 3))
     solar = _solar(c, rng)
     yield Series(_meta("sensor.solar_power", "W", "power", "measurement"), c.t, np.round(solar, 1))
@@ -166,10 +168,9 @@ def to_table(series: list[Series]) -> pa.Table:
     ids, times, values, states = [], [], [], []
     for index, s in enumerate(series):
         t, v, text, unavailable = _faults(s, index)
-        if text is None:
-            state = pc.cast(pa.array(v), pa.string())
-        else:
-            state = pa.array(text, pa.string())
+        state = (
+            pa.array(text, pa.string()) if text is not None else pc.cast(pa.array(v), pa.string())
+        )
         if unavailable:
             middle = len(t) // 2
             v = v.copy()

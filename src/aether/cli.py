@@ -32,9 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"aether: invalid setting: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level.value)
     command: str = args.command
+    # JSON lines are for the log collectors of a running service; commands log for a person.
+    log_format = settings.log_format if command == "serve" else "text"
+    configure_logging(settings.log_level.value, settings.aether_service.value, log_format)
     if command == "serve":
+        if (problem := data_cli.serve_problem(settings)) is not None:
+            print(f"aether: invalid setting: {problem}", file=sys.stderr)
+            return 2
         return _serve(settings)
     if command == "migrate":
         asyncio.run(upgrade_database(settings.effective_database_url))

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aether.analysis.tariff import Tariff
+
 
 class DeploymentMode(StrEnum):
     MONOLITH = "monolith"
@@ -42,6 +44,20 @@ class LogLevel(StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
     ERROR = "ERROR"
+
+
+class SandboxMode(StrEnum):
+    """Where analysis jobs run: gVisor, plain child processes, or gVisor when it works."""
+
+    GVISOR = "gvisor"
+    PROCESS = "process"
+    AUTO = "auto"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    """Refuses to start an analysts service without gVisor."""
 
 
 class SettingsError(Exception):
@@ -86,10 +102,31 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     log_level: LogLevel = LogLevel.INFO
+    log_format: Literal["json", "text"] = "json"
+    """json: one JSON object per line, with the service, run id and trace id; text: for reading
+    in a terminal."""
+    mlflow_tracking_uri: str | None = None
+    """MLflow tracking server (MLflow's own variable): set, every span of every request is traced
+    there; unset, tracing is off and costs nothing."""
+    mlflow_experiment_name: str = Field(default="aether", min_length=1)
+    """The MLflow experiment the traces go to (MLflow's own variable); created if missing."""
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     analysis_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Wall-clock limit of a standard-depth analysis job; quick jobs get a third, deep ones 3x."""
+    environment: Environment = Environment.DEVELOPMENT
+    sandbox: SandboxMode = SandboxMode.AUTO
+    sandbox_pool_size: int = Field(default=2, ge=0, le=16)
+    """Warm gVisor sandboxes kept ready (libraries imported), one job each; 0 disables the pool."""
+    sandbox_memory_mb: int = Field(default=2048, ge=256)
+    """Memory limit of a standard-depth analysis job; quick jobs get half, deep ones double."""
+    sandbox_runsc: str = "runsc"
+    """The gVisor runtime binary (a name on PATH or a path)."""
     household_timezone: str = "Europe/Berlin"
     demo_days: int = Field(default=90, ge=14, le=730)
+    tariff: Annotated[Tariff | None, NoDecode] = None
+    """Electricity price for cost figures: `0.32 EUR`, time-of-use bands such as
+    `EUR 0.25@00-07,0.35@07-23,0.25@23-24`, or JSON (syntax in aether/analysis/tariff.py and
+    docs/analysis.md). Unset: no costs."""
     data_source: Literal["demo", "homeassistant", "files"] = "demo"
     """Where the household's history comes from: the generated demo, Home Assistant (HA_URL,
     HA_TOKEN), or files imported with `aether data import` (docs/data-sources.md)."""
@@ -128,6 +165,7 @@ class Settings(BaseSettings):
         "ds_analysts_public_url",
         "ha_url",
         "ha_token",
+        "mlflow_tracking_uri",
         mode="before",
     )
     @classmethod
@@ -139,6 +177,23 @@ class Settings(BaseSettings):
         if "port" not in self.model_fields_set:
             self.port = DEFAULT_PORTS[self.aether_service]
         return self
+
+    @field_validator("tariff", mode="before")
+    @classmethod
+    def _parse_tariff(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            return Tariff.parse(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"invalid tariff: {f'{where}: ' if where else ''}{message}") from None
+        except ValueError as exc:
+            raise ValueError(f"invalid tariff: {exc}") from None
 
     @field_validator("household_timezone")
     @classmethod

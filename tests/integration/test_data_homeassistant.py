@@ -57,9 +57,13 @@ def ground_truth() -> HouseholdData:
     (1500 W on average in every hour), a heater switched rarely, a temperature without
     state_class, and a fridge whose reading repeats."""
     quarters = [D0 + i * QUARTER for i in range(20 * 96 + 40)]
-    meter = long_frame("sensor.meter", quarters, [f"{100 + 0.25 * i:.2f}" for i in range(len(quarters))])
+    meter = long_frame(
+        "sensor.meter", quarters, [f"{100 + 0.25 * i:.2f}" for i in range(len(quarters))]
+    )
     power = long_frame(
-        "sensor.power", quarters, ["1000.0" if i % 2 == 0 else "2000.0" for i in range(len(quarters))]
+        "sensor.power",
+        quarters,
+        ["1000.0" if i % 2 == 0 else "2000.0" for i in range(len(quarters))],
     )
     fridge = long_frame("sensor.fridge", quarters, ["80.0"] * len(quarters))
     heater = long_frame(
@@ -215,7 +219,8 @@ async def test_ranges_older_than_the_short_history_come_from_hourly_statistics(
     hours = (times - pd.Timestamp(D0)).total_seconds() / 3600
     assert np.allclose(meter["value"], 100 + 0.25 * (4 * (hours - 1) + 3))
     power = frame[frame["entity_id"] == "sensor.power"]
-    assert len(power) == 49 and set(power["value"]) == {1500.0}
+    assert len(power) == 49
+    assert set(power["value"]) == {1500.0}
     assert "switch.heater" not in set(frame["entity_id"])  # no statistics without state_class
 
 
@@ -227,16 +232,20 @@ async def test_a_window_across_the_short_history_joins_statistics_and_states(
     cutoff = ha.history_cutoff()
     await ha.aclose()
     assert cutoff == datetime(2024, 11, 10, 11, tzinfo=UTC)
-    data = await load(url, cutoff - DAY, cutoff + DAY, ["sensor.meter", "switch.heater"])
+    data = await load(url, cutoff - DAY, cutoff + 2 * DAY, ["sensor.meter", "switch.heater"])
     meter = data.frame[data.frame["entity_id"] == "sensor.meter"]
     times = pd.DatetimeIndex(meter["timestamp"])
-    assert times.is_monotonic_increasing and times.is_unique
+    assert times.is_monotonic_increasing
+    assert times.is_unique
     older, recent = times[times < pd.Timestamp(cutoff)], times[times >= pd.Timestamp(cutoff)]
-    assert (older.minute == 0).all() and len(older) == 24
-    assert len(recent) == 96
+    assert (older.minute == 0).all()
+    assert len(older) == 24 + 1
+    assert len(recent) == 2 * 96
     values = meter["value"].to_numpy()
     assert (np.diff(values) > 0).all()
-    assert list(data.frame[data.frame["entity_id"] == "switch.heater"]["state"]) == ["on"]
+    # The heater's states before the short history are purged and it has no statistics.
+    heater = data.frame[data.frame["entity_id"] == "switch.heater"]
+    assert list(heater["state"]) == ["on", "unavailable"]
 
 
 async def test_a_wrong_token_is_refused_with_a_clear_error(
@@ -248,7 +257,8 @@ async def test_a_wrong_token_is_refused_with_a_clear_error(
         await ha.load(D0 + 15 * DAY, D0 + 16 * DAY)
     await ha.aclose()
     assert info.value.code == UNAUTHORIZED
-    assert "HTTP 401" in str(info.value) and "HA_TOKEN" in str(info.value)
+    assert "HTTP 401" in str(info.value)
+    assert "HA_TOKEN" in str(info.value)
     with pytest.raises(DataSourceError) as ws_info:
         async with HomeAssistantWebSocket(url, "wrong", 5):
             pass
@@ -260,7 +270,8 @@ async def test_an_unknown_entity_is_named(truth_ha: tuple[str, FakeHomeAssistant
     with pytest.raises(DataSourceError) as info:
         await load(truth_ha[0], D0 + 15 * DAY, D0 + 16 * DAY, ["sensor.meter", "sensor.nope"])
     assert info.value.code == UNKNOWN_ENTITY
-    assert "sensor.nope" in str(info.value) and "sensor.meter" not in str(info.value)
+    assert "sensor.nope" in str(info.value)
+    assert "sensor.meter" not in str(info.value)
 
 
 async def test_slow_down_or_missing_home_assistant_give_clear_errors() -> None:
@@ -270,9 +281,8 @@ async def test_slow_down_or_missing_home_assistant_give_clear_errors() -> None:
             await load(url, D0 + 15 * DAY, D0 + 16 * DAY, timeout_seconds=0.2)
         assert slow.value.code == TIMEOUT
         assert "within 0.2 s" in str(slow.value)
-        with pytest.raises(DataSourceError) as slow_ws:
-            async with HomeAssistantWebSocket(url, FAKE_TOKEN, 5) as session:
-                session._timeout = 0.2
+        async with HomeAssistantWebSocket(url, FAKE_TOKEN, 0.2) as session:
+            with pytest.raises(DataSourceError) as slow_ws:
                 await session.command("recorder/list_statistic_ids")
         assert slow_ws.value.code == TIMEOUT
         with pytest.raises(DataSourceError) as missing:

@@ -16,7 +16,8 @@ import pytest
 from aether.analysis.findings import AnalysisParams, AnalystName
 from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
-from aether.sandbox.factory import build_runner
+from aether.config import load_settings
+from aether.sandbox.factory import create_runner
 from aether.sandbox.jobfiles import job_failure, write_inputs
 from aether.sandbox.jobs import AnalysisJob, SandboxOutputInvalid, SandboxTimeout
 from aether.sandbox.layout import JOB_MODULE, JobDir
@@ -193,14 +194,18 @@ async def test_a_job_that_writes_garbage_is_refused(tmp_path: Path) -> None:
     assert list((tmp_path / "work").iterdir()) == []
 
 
-def test_the_factory_builds_the_process_runner_and_says_so(
+async def test_the_factory_builds_the_process_runner_when_asked_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    settings = load_settings(
+        aether_data_dir=tmp_path, sandbox="process", analysis_timeout_seconds=7
+    )
     with caplog.at_level(logging.WARNING):
-        runner = build_runner(tmp_path, timeout_seconds=7)
+        runner = await create_runner(settings)
 
     assert isinstance(runner, SubprocessRunner)
     assert runner.name == "subprocess"
-    assert runner.work_dir == tmp_path / "sandbox"
+    assert runner.description == "subprocess (SANDBOX=process)"
+    assert runner.work_dir == tmp_path.resolve() / "sandbox"
     assert runner.timeout_seconds == 7
     assert "not in gVisor" in caplog.text

@@ -1,4 +1,11 @@
-"""The DS orchestrator: runs the analysts a question needs, retries weak results, ranks findings."""
+"""The DS orchestrator: picks the analysts a question needs, runs them, retries weak results with
+adjusted parameters, and synthesises one ranked list of findings.
+
+Every decision is a status event of the run: which analysts and why (the router's scores), each
+attempt with its parameters, each outcome against the retry threshold, each retry and the
+adjustment chosen, which attempt was kept, and what the synthesis did (duplicates, cross-checks
+with the diagnostic analyst, conflicts). See `retry.py` and `synthesis.py` for the rules.
+"""
 
 from __future__ import annotations
 
@@ -20,37 +27,51 @@ from aether.agents.contract import (
     StatusEvent,
     TextDelta,
 )
-from aether.agents.intent import read_intent
+from aether.agents.intent import ORDER, SELECT_THRESHOLD, read_intent
 from aether.agents.planning import Clock, plan_analysis
+from aether.agents.retry import Outcome, RetryPolicy, next_attempt
+from aether.agents.synthesis import Synthesis, synthesis
 from aether.analysis.findings import AnalysisParams, AnalystName, Finding
+from aether.analysis.tariff import Tariff
 from aether.llm.offline_writer import write_answer
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ALL_ANALYSTS", "DSOrchestrator", "RetryPolicy"]
 
 _AGENT_OF: dict[AnalystName, AgentName] = {
     "energy": AgentName.ENERGY_ANALYST,
     "behavioral": AgentName.BEHAVIORAL_ANALYST,
     "diagnostic": AgentName.DIAGNOSTIC_ANALYST,
 }
-ALL_ANALYSTS: list[AnalystName] = ["energy", "behavioral", "diagnostic"]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Below `min_confidence` an analyst runs again with a wider gap tolerance, a bounded
-    number of times: sparse data is the usual cause of a weak result."""
-
-    min_confidence: float = 0.6
-    max_retries: int = 2
-    gap_factor: float = 4.0
+ALL_ANALYSTS: list[AnalystName] = list(ORDER)
 
 
 @dataclass
 class _Attempt:
-    findings: list[Finding]
-    confidence: float
+    number: int
+    params: AnalysisParams
+    findings: list[Finding] = field(default_factory=list)
+    confidence: float = 0.0
     error: ErrorEvent | None = None
     entity_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """One analyst's attempts; `best` is the one whose findings are used."""
+
+    analyst: AnalystName
+    attempts: list[_Attempt] = field(default_factory=list)
+
+    @property
+    def best(self) -> _Attempt | None:
+        usable = [a for a in self.attempts if a.error is None]
+        return max(usable, key=lambda a: (a.confidence, -a.number), default=None)
+
+    @property
+    def error(self) -> ErrorEvent | None:
+        return None if self.best is not None or not self.attempts else self.attempts[-1].error
 
 
 class DSOrchestrator:
@@ -62,39 +83,41 @@ class DSOrchestrator:
         clock: Clock,
         timezone: str,
         retry: RetryPolicy | None = None,
+        tariff: Tariff | None = None,
     ) -> None:
         self._directory = directory
         self._clock = clock
         self._timezone = timezone
         self._retry = retry or RetryPolicy()
+        self._tariff = tariff
 
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         params = request.analysis or plan_analysis(request.question, self._clock(), self._timezone)
-        analysts = request.analysts or read_intent(request.question).analysts() or ALL_ANALYSTS
-        yield self._status(
-            Stage.PLANNING,
-            f"Analysing {params.window_label} with the {', '.join(analysts)} analyst(s)",
-            analysts=list(analysts),
-        )
-        results: list[_Attempt] = []
+        if params.tariff is None and self._tariff is not None:
+            params = params.model_copy(update={"tariff": self._tariff})
+        analysts, planning = self._choose(request)
+        yield planning
+        runs: list[_Run] = []
         for analyst in analysts:
-            result = _Attempt(findings=[], confidence=0.0)
-            async for event in self._run_with_retries(request, analyst, params, result):
+            run = _Run(analyst)
+            async for event in self._run_with_retries(request, run, params):
                 yield event
-            results.append(result)
-        failed = [a.error for a in results if a.error is not None]
-        if failed and len(failed) == len(results):
+            runs.append(run)
+        failed = [r.error for r in runs if r.error is not None]
+        if failed and len(failed) == len(runs):
             yield ErrorEvent(agent=self.name, code=failed[0].code, message=failed[0].message)
             return
-        findings = synthesise([f for a in results for f in a.findings])
-        confidence = min((a.confidence for a in results if a.error is None), default=0.0)
-        names = {eid: name for a in results for eid, name in a.entity_names.items()}
+        best = [a for r in runs if (a := r.best) is not None]
+        result = synthesis([f for a in best for f in a.findings])
+        yield self._synthesised(result)
+        confidence = min((a.confidence for a in best), default=0.0)
+        names = {eid: name for a in best for eid, name in a.entity_names.items()}
         yield FindingsEvent(
-            agent=self.name, findings=findings, confidence=confidence, entity_names=names
+            agent=self.name, findings=result.findings, confidence=confidence, entity_names=names
         )
         text = write_answer(
             request.question,
-            findings,
+            result.findings,
             params.window_label,
             entity_names=names,
             tz=ZoneInfo(params.timezone),
@@ -102,36 +125,105 @@ class DSOrchestrator:
         yield TextDelta(agent=self.name, text=text)
         yield FinalEvent(agent=self.name, text=text)
 
+    def _choose(self, request: AgentRequest) -> tuple[list[AnalystName], StatusEvent]:
+        """The analysts to run and the decision as an event: the caller's choice when given,
+        else the router's pick, else (no topic recognised) the whole team."""
+        intent = read_intent(request.question)
+        scores = {a: intent.scores.get(a, 0.0) for a in ORDER}
+        if request.analysts:
+            chosen, why, conf = list(request.analysts), "requested by the caller", 1.0
+        elif intent.needs_analysis:
+            chosen, why, conf = intent.analysts(), "picked by the router", intent.confidence
+        else:
+            chosen, why, conf = list(ALL_ANALYSTS), "no topic recognised: the whole team", 0.0
+        message = (
+            f"Running the {', '.join(chosen)} analyst(s), {why} (confidence {conf:.2f}; "
+            f"router scores: {intent.explain()}; threshold {SELECT_THRESHOLD:.2f})"
+        )
+        event = self._status(
+            Stage.PLANNING,
+            message,
+            analysts=list(chosen),
+            reason=why,
+            confidence=conf,
+            scores=scores,
+            words={a: intent.topics.get(a, []) for a in ORDER},
+        )
+        return chosen, event
+
     async def _run_with_retries(
-        self, request: AgentRequest, analyst: AnalystName, params: AnalysisParams, into: _Attempt
+        self, request: AgentRequest, run: _Run, params: AnalysisParams
     ) -> AsyncGenerator[AgentEvent, None]:
-        """Streams the analyst's progress; its last attempt's outcome is left in `into`."""
-        attempt = into
-        for number in range(self._retry.max_retries + 1):
-            if number:
-                params = params.model_copy(
-                    update={"max_gap_minutes": params.max_gap_minutes * self._retry.gap_factor}
-                )
-                yield self._status(
-                    Stage.ANALYST_RETRY,
-                    f"{analyst} analyst confidence {attempt.confidence:.2f} is below "
-                    f"{self._retry.min_confidence:.2f}; retrying with a gap tolerance of "
-                    f"{params.max_gap_minutes:.0f} min (attempt {number + 1})",
-                    analyst=analyst,
-                    attempt=number + 1,
-                )
-            attempt.findings, attempt.confidence, attempt.error = [], 0.0, None
-            attempt.entity_names = {}
-            async for event in self._call_analyst(request, analyst, params, attempt):
+        """Attempts until one is confident enough, nothing is left to adjust, or the policy's
+        limit is reached; every outcome and decision is streamed."""
+        tried: set[str] = set()
+        policy = self._retry
+        for number in range(1, policy.max_retries + 2):
+            attempt = _Attempt(number, params)
+            run.attempts.append(attempt)
+            async for event in self._call_analyst(request, run.analyst, attempt):
                 yield event
-            if attempt.error is not None or attempt.confidence >= self._retry.min_confidence:
-                break
+            if attempt.error is not None:
+                return
+            if attempt.confidence >= policy.min_confidence:
+                yield self._decision(run, f"confidence {attempt.confidence:.2f} is enough")
+                return
+            adjustment = None
+            if number <= policy.max_retries:
+                outcome = Outcome(attempt.confidence, attempt.findings)
+                adjustment = next_attempt(run.analyst, params, outcome, tried, policy)
+            if adjustment is None:
+                why = "no retries left" if number > policy.max_retries else "nothing left to adjust"
+                yield self._decision(run, f"confidence {attempt.confidence:.2f} is low; {why}")
+                return
+            tried.add(adjustment.kind)
+            params = adjustment.params
+            yield self._status(
+                Stage.ANALYST_RETRY,
+                f"{run.analyst} analyst confidence {attempt.confidence:.2f} is below "
+                f"{policy.min_confidence:.2f}; retrying with {adjustment.reason} "
+                f"(attempt {number + 1} of at most {policy.max_retries + 1})",
+                analyst=run.analyst,
+                attempt=number + 1,
+                confidence=attempt.confidence,
+                threshold=policy.min_confidence,
+                adjustment=adjustment.kind,
+                max_gap_minutes=params.max_gap_minutes,
+                window_start=params.window_start.isoformat(),
+                focus_entities=list(params.focus_entities),
+            )
+
+    def _decision(self, run: _Run, why: str) -> StatusEvent:
+        best = run.best
+        kept = 0 if best is None else best.number
+        return self._status(
+            Stage.ANALYST_FINISHED,
+            f"{run.analyst} analyst: {why}; keeping attempt {kept} of {len(run.attempts)}"
+            + ("" if best is None else f" (confidence {best.confidence:.2f})"),
+            analyst=run.analyst,
+            attempts=len(run.attempts),
+            kept_attempt=kept,
+            confidence=None if best is None else best.confidence,
+            threshold=self._retry.min_confidence,
+        )
 
     async def _call_analyst(
-        self, request: AgentRequest, analyst: AnalystName, params: AnalysisParams, into: _Attempt
+        self, request: AgentRequest, analyst: AnalystName, into: _Attempt
     ) -> AsyncGenerator[AgentEvent, None]:
         target = _AGENT_OF[analyst]
-        yield self._status(Stage.HANDOFF, f"Handing off to the {target.value}", target=target)
+        params = into.params
+        yield self._status(
+            Stage.HANDOFF,
+            f"Handing off to the {target.value} (attempt {into.number}: "
+            f"{params.window_label}, gap tolerance {params.max_gap_minutes:g} min)",
+            target=target,
+            analyst=analyst,
+            attempt=into.number,
+            max_gap_minutes=params.max_gap_minutes,
+            window_start=params.window_start.isoformat(),
+            window_end=params.window_end.isoformat(),
+            focus_entities=list(params.focus_entities),
+        )
         sub_request = AgentRequest(
             run_id=request.run_id, agent=target, question=request.question, analysis=params
         )
@@ -151,20 +243,21 @@ class DSOrchestrator:
     def _status(self, stage: Stage, message: str, **data: object) -> StatusEvent:
         return StatusEvent(agent=self.name, stage=stage, message=message, data=data)
 
-
-def synthesise(findings: list[Finding]) -> list[Finding]:
-    """Drop repeats (same kind about the same entities; the most confident wins) and rank by
-    importance weighted with confidence, so the answer leads with what matters most."""
-    best: dict[tuple[object, ...], Finding] = {}
-    for finding in findings:
-        key = (
-            finding.kind,
-            tuple(sorted(finding.entities)),
-            finding.period_start,
-            finding.period_end,
+    def _synthesised(self, result: Synthesis) -> StatusEvent:
+        """What the synthesis decided, as one event."""
+        top = [f"{f.analyst}/{f.kind}" for f in result.findings[:5]]
+        parts = [f"{len(result.findings)} findings ranked by impact (top: {', '.join(top)})"]
+        if result.duplicates:
+            parts.append(f"{result.duplicates} duplicate(s) dropped")
+        if result.cross_references:
+            parts.append(f"{len(result.cross_references)} cross-check(s) with the diagnostics")
+        if result.conflicts:
+            parts.append("conflicts: " + "; ".join(result.conflicts))
+        return self._status(
+            Stage.WRITING,
+            "Synthesis: " + "; ".join(parts),
+            duplicates=result.duplicates,
+            cross_references=result.cross_references,
+            conflicts=result.conflicts,
+            ranking=top,
         )
-        if key not in best or finding.confidence > best[key].confidence:
-            best[key] = finding
-    return sorted(
-        best.values(), key=lambda f: f.importance * (0.5 + f.confidence / 2), reverse=True
-    )

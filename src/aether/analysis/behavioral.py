@@ -33,6 +33,7 @@ from aether.analysis.periods import (
 )
 from aether.analysis.recurring import Routine, find_routines
 from aether.analysis.roles import Measure, measure_of
+from aether.analysis.standby import standby_findings
 from aether.analysis.text import clock, day, hours
 from aether.analysis.units import FloatArray
 
@@ -236,13 +237,18 @@ def analyse_behavior(ctx: AnalysisContext) -> AnalysisResult:
     if not ctx.has_data:
         return no_data_result(ctx, "behavioral", "data")
     ids = [e for e in sorted(ctx.series) if measure_of(ctx.meta(e)) is Measure.ON_OFF]
-    if not ids:
-        return no_data_result(ctx, "behavioral", "switch or light data")
+    standby = standby_findings(ctx)
+    if not ids and not standby:
+        return no_data_result(ctx, "behavioral", "switch, light or device power data")
     lines = [timeline(ctx.series[e], ctx.start_ns, ctx.end_ns) for e in ids]
     edges = np.array([ctx.start_ns, ctx.horizon_ns], dtype=np.int64)
     observed_h = ctx.observed_ns / NS_PER_H
-    known = float(np.mean([line.hours(edges)[1][0] / observed_h for line in lines]))
+    shares = [line.hours(edges)[1][0] / observed_h for line in lines]
     days = ctx.duration_ns / NS_PER_H / 24.0
-    conf = confidence(known, days / FULL_WEEK_DAYS)
+    conf = confidence(float(np.mean(shares)), days / FULL_WEEK_DAYS) if shares else 0.0
     findings = [f for line in lines for f in _entity_findings(ctx, line, conf)]
-    return AnalysisResult(analyst="behavioral", findings=findings, confidence=conf, notes=[])
+    if not lines:
+        conf = max(f.confidence for f in standby)
+    return AnalysisResult(
+        analyst="behavioral", findings=findings + standby, confidence=conf, notes=[]
+    )

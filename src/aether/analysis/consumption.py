@@ -13,6 +13,7 @@ from aether.analysis.common import evidence, make_finding
 from aether.analysis.context import AnalysisContext
 from aether.analysis.energy_inputs import Balance, EnergyInput
 from aether.analysis.findings import Evidence, Finding, Metric
+from aether.analysis.meters import MeterEvent
 from aether.analysis.periods import NS_PER_H, to_datetime
 from aether.analysis.text import hours, kwh, moment, percent, watts
 
@@ -23,10 +24,13 @@ def _days(ctx: AnalysisContext) -> float:
     return ctx.duration_ns / NS_PER_H / 24.0
 
 
-def _input_evidence(inp: EnergyInput, ctx: AnalysisContext) -> Evidence:
-    resets = (
-        [] if inp.meter is None else [to_datetime(r.at_ns).isoformat() for r in inp.meter.resets]
-    )
+def _moments(events: list[MeterEvent]) -> list[str]:
+    return [to_datetime(e.at_ns).isoformat() for e in events]
+
+
+def _input_evidence(
+    inp: EnergyInput, ctx: AnalysisContext, periods: dict[str, object] | None = None
+) -> Evidence:
     method = "meter differences" if inp.meter is not None else "power integrated over time"
     return evidence(
         f"{inp.meta.friendly_name}: {kwh(inp.kwh)} ({method})",
@@ -36,7 +40,9 @@ def _input_evidence(inp: EnergyInput, ctx: AnalysisContext) -> Evidence:
         kwh=round(inp.kwh, 3),
         coverage=round(inp.coverage, 3),
         uncovered_hours=round(inp.uncovered_h, 2),
-        meter_resets=resets,
+        meter_resets=[] if inp.meter is None else _moments(inp.meter.resets),
+        metering_periods=[] if inp.meter is None else _moments(inp.meter.cycles),
+        **(periods or {}),
     )
 
 
@@ -80,7 +86,14 @@ def total_finding(ctx: AnalysisContext, bal: Balance, conf: float) -> Finding:
     )
 
 
-def by_entity_finding(ctx: AnalysisContext, inputs: list[EnergyInput], conf: float) -> Finding:
+def by_entity_finding(
+    ctx: AnalysisContext,
+    inputs: list[EnergyInput],
+    conf: float,
+    periods: dict[str, dict[str, object]] | None = None,
+) -> Finding:
+    """Every meter and sensor; `periods` adds each one's totals per local day, week and month
+    to its evidence."""
     ranked = sorted(inputs, key=lambda i: i.kwh, reverse=True)
     parts = ", ".join(f"{i.meta.friendly_name} {kwh(i.kwh)}" for i in ranked[:8])
     summary = f"energy per meter and sensor in {ctx.phrase}: {parts}."
@@ -112,7 +125,7 @@ def by_entity_finding(ctx: AnalysisContext, inputs: list[EnergyInput], conf: flo
         conf,
         metrics=metrics,
         entities=[i.entity_id for i in ranked],
-        evidence=[_input_evidence(i, ctx) for i in ranked],
+        evidence=[_input_evidence(i, ctx, (periods or {}).get(i.entity_id)) for i in ranked],
         importance=0.5,
     )
 

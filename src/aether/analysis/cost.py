@@ -25,14 +25,16 @@ def quarter_prices(ctx: AnalysisContext, q: Quarters, tariff: Tariff) -> FloatAr
     """The price of each quarter-hour bucket, from its local weekday and time of day."""
     local = local_index(q.edges[:-1], ctx.timezone)
     slot = (
-        np.asarray(local.dayofweek, dtype=np.int64) * QUARTERS_PER_DAY
+        np.asarray(local.day_of_week, dtype=np.int64) * QUARTERS_PER_DAY
         + np.asarray(local.hour, dtype=np.int64) * 4
         + np.asarray(local.minute, dtype=np.int64) // 15
     )
     return np.asarray(tariff.price_grid().ravel()[slot], dtype=np.float64)
 
 
-def _bands(ctx: AnalysisContext, energy: FloatArray, prices: FloatArray, cur: str) -> list[Evidence]:
+def _bands(
+    ctx: AnalysisContext, energy: FloatArray, prices: FloatArray, cur: str
+) -> list[Evidence]:
     rows = []
     for level in np.unique(prices):
         at = prices == level

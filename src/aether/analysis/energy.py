@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aether.analysis.anomalies import anomaly_finding
 from aether.analysis.common import confidence, no_data_result
 from aether.analysis.consumption import (
     by_entity_finding,
@@ -19,11 +20,14 @@ from aether.analysis.consumption import (
     total_finding,
 )
 from aether.analysis.context import AnalysisContext
+from aether.analysis.cost import cost_finding
 from aether.analysis.demand import baseload_finding, peak_finding, quarters
 from aether.analysis.energy_inputs import Balance, EnergyInput, balance, collect_inputs
 from aether.analysis.findings import AnalysisResult, Finding
+from aether.analysis.periodic import entity_periods, period_finding, week_over_week_finding
 from aether.analysis.profile import daily_finding, hourly_finding
 from aether.analysis.text import hours
+from aether.analysis.weekparts import weekparts_finding
 
 SITE_WEIGHT = 0.6
 
@@ -52,6 +56,10 @@ def _notes(ctx: AnalysisContext, inputs: list[EnergyInput]) -> list[str]:
     for inp in inputs:
         if inp.meter is not None and inp.meter.resets:
             notes.append(f"{inp.entity_id}: {len(inp.meter.resets)} meter reset(s) handled")
+        if inp.meter is not None and inp.meter.cycles:
+            notes.append(
+                f"{inp.entity_id}: {len(inp.meter.cycles)} new metering period(s) (last_reset)"
+            )
     return notes
 
 
@@ -64,8 +72,14 @@ def _site_findings(ctx: AnalysisContext, bal: Balance) -> list[Finding | None]:
     q = quarters(ctx, bal)
     return [
         total_finding(ctx, bal, site_conf),
+        cost_finding(ctx, bal, q, site_conf),
         daily_finding(ctx, bal, site_conf),
+        period_finding(ctx, bal, "week", site_conf),
+        period_finding(ctx, bal, "month", site_conf),
+        week_over_week_finding(ctx, bal),
+        anomaly_finding(ctx, bal, site_conf),
         hourly_finding(ctx, bal, q, site_conf),
+        weekparts_finding(ctx, bal, q, site_conf),
         baseload_finding(ctx, bal, q, site_conf),
         peak_finding(ctx, bal, q, site_conf),
         top_consumers_finding(
@@ -86,7 +100,9 @@ def analyse_energy(ctx: AnalysisContext) -> AnalysisResult:
     candidates = [
         *_site_findings(ctx, bal),
         solar_finding(ctx, bal, confidence(_mean_coverage(bal.production) or 0.0)),
-        by_entity_finding(ctx, inputs, confidence(_mean_coverage(inputs) or 0.0)),
+        by_entity_finding(
+            ctx, inputs, confidence(_mean_coverage(inputs) or 0.0), entity_periods(ctx, inputs)
+        ),
     ]
     return AnalysisResult(
         analyst="energy",

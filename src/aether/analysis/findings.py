@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from aether.analysis.tariff import Tariff
 
 AnalystName = Literal["energy", "behavioral", "diagnostic"]
+AnalysisDepth = Literal["quick", "standard", "deep"]
+"""How much the sandbox allows a job: its time and memory limits grow with the depth."""
 
 
 class Metric(BaseModel):
@@ -61,6 +63,8 @@ class AnalysisParams(BaseModel):
     focus_entities: list[str] = Field(default_factory=list)
     tariff: Tariff | None = None
     """Prices grid energy (the `TARIFF` setting); without it no cost is computed."""
+    depth: AnalysisDepth = "standard"
+    """Chosen by the DS orchestrator from the question; selects the sandbox policy."""
 
 
 class AnalysisResult(BaseModel):

@@ -23,7 +23,9 @@ def timestamps_ns(frame: pd.DataFrame, column: str = TIMESTAMP) -> IntArray:
     A tz-aware nanosecond column, the schema's, is read without a copy."""
     values = frame[column]
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return np.asarray(pd.DatetimeIndex(values).as_unit("ns").asi8, dtype=np.int64)
+        stamps = values.array
+        stamps = stamps if stamps.unit == "ns" else stamps.as_unit("ns")
+        return np.asarray(stamps.asi8, dtype=np.int64)
     index = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
     return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
 
@@ -72,12 +74,10 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The schema's dtypes (string ids and states, UTC nanosecond timestamps, float values),
     whatever a file or a caller used; naive timestamps are taken as UTC. The optional
     `last_reset` column is kept (as UTC timestamps) when present."""
-    timestamps = pd.DatetimeIndex(frame[TIMESTAMP])
-    if timestamps.tz is None:
-        timestamps = timestamps.tz_localize("UTC")
+    timestamps = pd.DatetimeIndex(pd.to_datetime(frame[TIMESTAMP], utc=True))
     columns = {
         ENTITY_ID: frame[ENTITY_ID].astype("string").to_numpy(),
-        TIMESTAMP: timestamps.tz_convert("UTC").as_unit("ns"),
+        TIMESTAMP: timestamps.as_unit("ns"),
         VALUE: pd.to_numeric(frame[VALUE], errors="coerce").to_numpy(dtype=np.float64),
         STATE: frame[STATE].astype("string").to_numpy(),
     }

@@ -158,7 +158,10 @@ def duplicate_finding(ctx: AnalysisContext, r: EntityReport) -> Finding | None:
         _metric(r, "duplicates", o.duplicates, "count"),
         _metric(r, "conflicting_duplicates", o.conflicting, "count"),
     ]
-    proof = [evidence("first duplicate", r.entity_id, o.first_duplicate_ns, o.first_duplicate_ns)]
+    last = o.last_duplicate_ns if o.last_duplicate_ns is not None else o.first_duplicate_ns
+    proof = [
+        evidence("duplicated timestamps, first to last", r.entity_id, o.first_duplicate_ns, last)
+    ]
     return _issue(
         ctx, r, "duplicate_timestamps", "Duplicate timestamps", summary, metrics, proof, 0.4
     )
@@ -173,7 +176,11 @@ def out_of_order_finding(ctx: AnalysisContext, r: EntityReport) -> Finding | Non
         f"{moment(o.first_late_ns, ctx.timezone)}; the analyses sort by time."
     )
     metrics = [_metric(r, "out_of_order", o.out_of_order, "count")]
-    proof = [evidence("first out-of-order row", r.entity_id, o.first_late_ns, o.first_late_ns)]
+    first, last = o.late_span or (o.first_late_ns, o.first_late_ns)
+    proof = [
+        evidence("first out-of-order row", r.entity_id, o.first_late_ns, o.first_late_ns),
+        evidence("out-of-order timestamps, earliest to latest", r.entity_id, first, last),
+    ]
     return _issue(
         ctx, r, "out_of_order_timestamps", "Out-of-order timestamps", summary, metrics, proof, 0.4
     )

@@ -140,13 +140,15 @@ def columns_of(frame: pd.DataFrame) -> Columns:
 class Groups:
     """Row positions grouped by entity, source order kept within each group."""
 
-    order: IntArray
+    order: IntArray | None
+    """None when the frame is grouped already: then the groups are ranges of rows."""
     begin: IntArray
     """Per entity code, where its rows begin in `order` (and end: `end`)."""
     end: IntArray
 
     def rows(self, code: int) -> IntArray:
-        return self.order[self.begin[code] : self.end[code]]
+        a, b = int(self.begin[code]), int(self.end[code])
+        return np.arange(a, b, dtype=np.int64) if self.order is None else self.order[a:b]
 
 
 def grouped(cols: Columns) -> Groups:
@@ -162,7 +164,7 @@ def grouped(cols: Columns) -> Groups:
         end = np.concatenate((change, [len(code)])).astype(np.int64)
         starts, ends = np.zeros(size, np.int64), np.zeros(size, np.int64)
         starts[code[begin]], ends[code[begin]] = begin, end
-        return Groups(np.arange(len(code), dtype=np.int64), starts, ends)
+        return Groups(None, starts, ends)
     narrow = code.astype(np.int16 if size < 2**15 else np.int64)
     order = np.argsort(narrow, kind="stable").astype(np.int64)
     bounds = np.concatenate(([0], np.cumsum(np.bincount(code, minlength=size)))).astype(np.int64)

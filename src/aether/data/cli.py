@@ -79,6 +79,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     analyze.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
+def serve_problem(settings: Settings) -> str | None:
+    """What keeps a server that hosts the analysts (the monolith, or the ds-analysts service)
+    from reading DATA_SOURCE, in one line; None when nothing does."""
+    hosts_analysts = (
+        settings.deployment_mode == "monolith" or settings.aether_service == "ds-analysts"
+    )
+    return settings_problem(settings) if hosts_analysts else None
+
+
 def run_command(args: argparse.Namespace, settings: Settings, clock: Clock = utc_now) -> int:
     if args.command == "data":
         return _import(args, settings)
@@ -133,6 +142,8 @@ async def _analyze(args: argparse.Namespace, settings: Settings, clock: Clock) -
         async with _source(settings, clock, choice) as source:
             timezone = await _timezone(source, settings)
             params = window_params(args.start, args.end, clock(), timezone)
+            if settings.tariff is not None:  # as the analysts of the chat path do
+                params = params.model_copy(update={"tariff": settings.tariff})
             data = await load_for_analysis(source, params)
     except (DataSourceError, ValueError) as exc:
         return _fail(str(exc))

@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse
 
 from aether.agents.contract import ErrorEvent, FinalEvent, TextDelta
 from aether.gateway.auth import require_api_key
-from aether.gateway.chat_service import ChatService, PreparedChat, RunOutcome
+from aether.gateway.chat_service import RUN_CANCELLED, ChatService, PreparedChat, RunOutcome
 from aether.gateway.errors import error_response
 from aether.gateway.openai_schema import (
     ChatCompletion,
@@ -27,6 +27,8 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
 
 AGENT_FAILURE_STATUS = 502
 """An agent that fails is an upstream failure from the client's point of view, not bad input."""
+CANCELLED_STATUS = 409
+"""The run was cancelled through the runs API while this request waited for it."""
 
 
 @router.post("/chat/completions", response_model=None)
@@ -50,7 +52,7 @@ async def _complete(service: ChatService, chat: PreparedChat, headers: dict[str,
         pass
     if outcome.error is not None:
         return error_response(
-            AGENT_FAILURE_STATUS, outcome.error.message, code=outcome.error.code, headers=headers
+            _status(outcome.error), outcome.error.message, code=outcome.error.code, headers=headers
         )
     completion = ChatCompletion(
         id=_completion_id(chat),
@@ -80,7 +82,7 @@ async def _stream(
         elif isinstance(event, FinalEvent) and not sent_text and outcome.text:
             yield {"data": writer.content(outcome.text)}
         elif isinstance(event, ErrorEvent):
-            yield {"data": error_frame(AGENT_FAILURE_STATUS, event.message, event.code)}
+            yield {"data": error_frame(_status(event), event.message, event.code)}
         elif (line := progress_text(event)) is not None:
             yield {"data": writer.reasoning(line)}
     if outcome.error is not None:
@@ -89,6 +91,10 @@ async def _stream(
     if include_usage:
         yield {"data": writer.usage(outcome.usage(chat.prompt_estimate))}
     yield {"data": "[DONE]"}
+
+
+def _status(error: ErrorEvent) -> int:
+    return CANCELLED_STATUS if error.code == RUN_CANCELLED else AGENT_FAILURE_STATUS
 
 
 def _completion_id(chat: PreparedChat) -> str:

@@ -1,33 +1,43 @@
-"""`/api/v1/runs`: what happened in a run, its findings, and its event log (also live, over SSE).
+"""`/api/v1/runs`: the runs, what happened in each, its findings, its event log (also live, over
+SSE), and cancelling one.
 
 Events live in the database, so any gateway replica can serve them, and a client that reconnects
-with `Last-Event-ID` resumes exactly after the last event it saw.
+with `Last-Event-ID` resumes exactly after the last event it saw. The live stream sends a comment
+line every `PING_SECONDS` while nothing happens, so proxies keep a quiet analysis's stream open.
+A cancel reaches the run on whichever replica runs it (`aether.gateway.cancellation`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from aether.analysis.findings import Finding
 from aether.gateway.auth import require_api_key
+from aether.gateway.cancellation import CANCEL_EVENT, RunRegistry
 from aether.gateway.errors import ApiError
-from aether.store import Run, RunEvent, RunStatus, Store
+from aether.store import Run, RunEvent, RunFilter, RunStatus, Store
 
 router = APIRouter(prefix="/api/v1/runs", dependencies=[Depends(require_api_key)])
 
 POLL_SECONDS = 0.25
 """How often a live event stream looks for new events; the database is the only channel, so
 every replica sees every run."""
+PING_SECONDS = 10
+"""Keep-alive comment interval of a live event stream."""
+CANCEL_WAIT_SECONDS = 10.0
+"""How long a cancel request waits for the run to stop before answering 202 (still stopping)."""
+CANCEL_REASON = "cancelled through the runs API"
 
 
-class RunOut(BaseModel):
+class RunSummary(BaseModel):
     id: str
     object: Literal["run"] = "run"
     conversation_id: str
@@ -43,7 +53,18 @@ class RunOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     duration_seconds: float | None
+
+
+class RunOut(RunSummary):
     findings: list[Finding]
+
+
+class RunPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
 
 
 class EventOut(BaseModel):
@@ -74,6 +95,72 @@ def _store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(_store)]
 
 
+def _runs_in_flight(request: Request) -> RunRegistry:
+    registry: RunRegistry = request.app.state.chat.runs
+    return registry
+
+
+@router.get("")
+async def list_runs(
+    store: StoreDep,
+    status: RunStatus | None = None,
+    conversation_id: Annotated[str | None, Query(max_length=64)] = None,
+    agent: Annotated[str | None, Query(max_length=64, description="the agent routed to")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """Runs, newest first, optionally only those with a status, of a conversation or routed to
+    an agent."""
+    where = RunFilter(status=status, conversation_id=conversation_id, agent=agent)
+    runs, total = await store.runs.list(where, limit=limit, offset=offset)
+    return RunPage(data=[_summary(run) for run in runs], total=total, limit=limit, offset=offset)
+
+
+@router.post("/{run_id}/cancel", responses={202: {"description": "The run is still stopping."}})
+async def cancel_run(
+    run_id: str,
+    store: StoreDep,
+    response: Response,
+    registry: Annotated[RunRegistry, Depends(_runs_in_flight)],
+) -> RunOut:
+    """Stops a running run in every service. 200 with the run once it stopped (`cancelled`),
+    202 if it is still stopping; 409 if it had already completed or failed."""
+    run = await _existing(store, run_id)
+    if run.status is RunStatus.RUNNING:
+        await store.runs.append_event(run_id, CANCEL_EVENT, {"reason": CANCEL_REASON})
+        control = registry.get(run_id)
+        if control is not None:
+            control.request_cancel(CANCEL_REASON)
+        run = await _stopped(store, run_id, control.finished if control else None)
+    elif run.status is not RunStatus.CANCELLED:
+        raise ApiError(
+            409,
+            f"Run {run_id!r} already ended ({run.status.value}); only a running run can be "
+            "cancelled.",
+            param="run_id",
+            code="run_not_running",
+        )
+    if run.status is RunStatus.RUNNING:
+        response.status_code = 202
+    return _run_out(run, await store.runs.events(run_id))
+
+
+async def _stopped(store: Store, run_id: str, finished: asyncio.Event | None) -> Run:
+    """The run once it left `running`, or as it is after `CANCEL_WAIT_SECONDS`. A run of this
+    replica signals its end; another replica's is polled for."""
+    if finished is not None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), CANCEL_WAIT_SECONDS)
+        return await _existing(store, run_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CANCEL_WAIT_SECONDS
+    while True:
+        run = await _existing(store, run_id)
+        if run.status is not RunStatus.RUNNING or loop.time() >= deadline:
+            return run
+        await asyncio.sleep(POLL_SECONDS)
+
+
 @router.get("/{run_id}")
 async def get_run(run_id: str, store: StoreDep) -> RunOut:
     run = await _existing(store, run_id)
@@ -101,7 +188,7 @@ async def stream_events(
 ) -> EventSourceResponse:
     await _existing(store, run_id)
     cursor = _cursor(last_event_id)
-    return EventSourceResponse(_follow(store, run_id, cursor), ping=10)
+    return EventSourceResponse(_follow(store, run_id, cursor), ping=PING_SECONDS)
 
 
 async def _follow(store: Store, run_id: str, cursor: int | None) -> AsyncIterator[ServerSentEvent]:
@@ -146,13 +233,16 @@ def _event_out(event: RunEvent) -> EventOut:
     return EventOut.model_validate(event, from_attributes=True)
 
 
+def _summary(run: Run) -> RunSummary:
+    return RunSummary(**run.model_dump(), duration_seconds=_duration(run))
+
+
 def _run_out(run: Run, events: list[RunEvent]) -> RunOut:
-    duration = (run.finished_at - run.created_at).total_seconds() if run.finished_at else None
-    return RunOut(
-        **run.model_dump(),
-        duration_seconds=duration,
-        findings=_findings(events),
-    )
+    return RunOut(**run.model_dump(), duration_seconds=_duration(run), findings=_findings(events))
+
+
+def _duration(run: Run) -> float | None:
+    return (run.finished_at - run.created_at).total_seconds() if run.finished_at else None
 
 
 def _findings(events: list[RunEvent]) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -12,14 +13,24 @@ from fastapi import FastAPI
 from aether import __version__
 from aether.agents.planning import Clock, utc_now
 from aether.config import Role, Settings
-from aether.gateway import api_chat, api_conversations, api_health, api_models, api_runs
+from aether.gateway import (
+    api_chat,
+    api_conversations,
+    api_feedback,
+    api_health,
+    api_models,
+    api_runs,
+)
 from aether.gateway.api_health import HealthFacts
 from aether.gateway.auth import ApiKeyAuth
 from aether.gateway.body_limit import BodyLimitMiddleware
+from aether.gateway.cancellation import CancelWatcher
 from aether.gateway.chat_service import ChatService
 from aether.gateway.errors import install_error_handlers
 from aether.mesh.gateway_a2a import GatewayA2A
 from aether.mesh.runtime import open_runtime
+from aether.observability.metrics import install_metrics
+from aether.observability.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +41,16 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(configure_tracing, settings)
         async with AsyncExitStack() as stack:
             runtime = await stack.enter_async_context(open_runtime(settings, clock, Role.GATEWAY))
             await stack.enter_async_context(a2a.serving(runtime))
             app.state.store = runtime.store
-            app.state.chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
+            chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
+            app.state.chat = chat
+            cancels = CancelWatcher(runtime.store, chat.runs)
+            cancels.start()
+            stack.push_async_callback(cancels.stop)
             probes = await stack.enter_async_context(httpx.AsyncClient())
             app.state.health = HealthFacts(
                 mode=settings.deployment_mode.value,
@@ -59,8 +75,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     )
     app.state.auth = ApiKeyAuth(settings.api_keys)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    install_metrics(app, Role.GATEWAY.value)
     install_error_handlers(app)
-    for module in (api_health, api_models, api_chat, api_conversations, api_runs):
+    for module in (api_health, api_models, api_chat, api_conversations, api_runs, api_feedback):
         app.include_router(module.router)
     a2a.install(app)
     return app

@@ -2,6 +2,9 @@
 
 The user message is committed before any agent starts; every event of the run is recorded; the
 run always ends in a final state (completed, failed, cancelled) with whatever text was written.
+
+Each run is one trace (a root span, with routing and the agents under it), its log lines carry
+its run and trace ids, and it can be cancelled while it runs (`aether.gateway.cancellation`).
 """
 
 from __future__ import annotations
@@ -28,16 +31,21 @@ from aether.agents.contract import (
     service_of,
 )
 from aether.agents.router import Router, RoutingDecision
+from aether.gateway.cancellation import RunControl, RunRegistry
 from aether.gateway.catalog import resolve_target
 from aether.gateway.errors import ApiError
 from aether.gateway.openai_schema import ChatCompletionRequest, RequestMessage, Usage
 from aether.gateway.token_budget import TokenBudget
 from aether.llm.tokens import count_message_tokens, count_tokens
+from aether.mesh.trace_context import bound_call, traced_parent
+from aether.observability import metrics, tracing
 from aether.store import ConversationNotFoundError, Store
 
 log = logging.getLogger(__name__)
 
 _GATEWAY = AgentName.ARCHITECT  # routing events are reported on behalf of the architect's front
+RUN_CANCELLED = "run_cancelled"
+"""The code of the ErrorEvent that ends a run cancelled through the runs API."""
 
 
 @dataclass
@@ -78,10 +86,18 @@ class RunOutcome:
 
 
 class ChatService:
-    def __init__(self, store: Store, router: Router, directory: AgentDirectory) -> None:
+    def __init__(
+        self,
+        store: Store,
+        router: Router,
+        directory: AgentDirectory,
+        runs: RunRegistry | None = None,
+    ) -> None:
         self._store = store
         self._router = router
         self._directory = directory
+        self.runs = runs or RunRegistry()
+        """The runs in flight here, by id: where a cancel request finds its run."""
 
     async def prepare(
         self, request: ChatCompletionRequest, conversation_header: str | None
@@ -124,18 +140,64 @@ class ChatService:
     ) -> AsyncGenerator[AgentEvent, None]:
         """Streams the run's events. The run is stored in its final state before the event that
         ends it reaches the caller, so a client that reacts at once already finds it stored; a
-        caller that goes away mid-run leaves it `cancelled` with the text written so far."""
+        caller that goes away mid-run leaves it `cancelled` with the text written so far, and so
+        does a cancel through the runs API, which ends the stream with a `run_cancelled` error."""
+        attributes = {
+            "aether.run_id": chat.run_id,
+            "aether.conversation_id": chat.conversation_id,
+            "aether.model": chat.model,
+        }
+        gauge = metrics.RUNS_IN_PROGRESS.labels(metrics.service.name)
+        with (
+            self.runs.track(chat.run_id) as control,
+            tracing.span("chat", "CHAIN", attributes) as span,
+            bound_call(chat.run_id, traced_parent()),
+        ):
+            tracing.tag_trace(chat.run_id, chat.conversation_id)
+            if span.recording:
+                span.set_inputs({"question": chat.question, "history": len(chat.history)})
+            gauge.inc()
+            try:
+                async with aclosing(self._execute(chat, outcome, control)) as events:
+                    async for event in events:
+                        yield event
+            finally:
+                gauge.dec()
+                if span.recording:
+                    span.set_outputs(outcome.text)
+                    if outcome.error is not None:
+                        span.fail(outcome.error.message)
+
+    async def _execute(
+        self, chat: PreparedChat, outcome: RunOutcome, control: RunControl
+    ) -> AsyncGenerator[AgentEvent, None]:
         stored = False
         try:
             async with aclosing(self._run(chat, outcome)) as events:
-                async for event in events:
+                while True:
+                    # Only the wait for the agents is interrupted by a cancel request.
+                    with control.interruptible():
+                        event = await anext(events, None)
+                    if event is None:
+                        break
                     if isinstance(event, ErrorEvent):
                         await self._finish(chat, outcome, cancelled=False)
                         stored = True
                     yield event
                     if stored:
                         return
-        except (asyncio.CancelledError, GeneratorExit):
+        except asyncio.CancelledError:
+            if not control.absorb():
+                if not stored:
+                    await asyncio.shield(self._finish(chat, outcome, cancelled=True))
+                raise
+            outcome.error = ErrorEvent(
+                agent=_GATEWAY, code=RUN_CANCELLED, message=f"The run was {control.reason}."
+            )
+            await self._finish(chat, outcome, cancelled=True, reason=control.reason)
+            yield outcome.error
+            return
+        except GeneratorExit:
             if not stored:
                 await asyncio.shield(self._finish(chat, outcome, cancelled=True))
             raise
@@ -204,22 +266,40 @@ class ChatService:
             outcome.text_parts.append(budget.take(event.text)[0])
 
     async def _decide(self, chat: PreparedChat) -> RoutingDecision:
-        if chat.requested is not None:
-            return RoutingDecision(chat.requested, "requested explicitly", 1.0)
-        return await self._router.route(chat.question)
+        with tracing.span("routing", "CHAIN", {"aether.run_id": chat.run_id}) as span:
+            if chat.requested is not None:
+                decision = RoutingDecision(chat.requested, "requested explicitly", 1.0)
+            else:
+                decision = await self._router.route(chat.question)
+            if span.recording:
+                span.set_outputs(
+                    {
+                        "agent": decision.agent.value,
+                        "reason": decision.reason,
+                        "confidence": decision.confidence,
+                    }
+                )
+            return decision
 
     async def _record(self, chat: PreparedChat, event: AgentEvent) -> None:
         await self._store.runs.append_event(chat.run_id, event.type, _payload(event))
 
-    async def _finish(self, chat: PreparedChat, outcome: RunOutcome, *, cancelled: bool) -> None:
+    async def _finish(
+        self,
+        chat: PreparedChat,
+        outcome: RunOutcome,
+        *,
+        cancelled: bool,
+        reason: str = "cancelled by the client",
+    ) -> None:
         usage = outcome.usage(chat.prompt_estimate)
         if cancelled:
-            status, message_status, error = "cancelled", "partial", "cancelled by the client"
+            status, message_status, error = "cancelled", "partial", reason
         elif outcome.error is not None:
             status, message_status, error = "failed", "failed", outcome.error.message
         else:
             status, message_status, error = "completed", "complete", None
-        await self._store.turns.finish_turn(
+        finished = await self._store.turns.finish_turn(
             chat.run_id,
             status,
             text=outcome.text if outcome.text or error else None,
@@ -228,6 +308,7 @@ class ChatService:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
         )
+        metrics.RUNS.labels(metrics.service.name, finished.run.status.value).inc()
 
     async def _stored_history(self, conversation_id: str) -> list[ChatTurn]:
         messages = await self._store.conversations.messages(conversation_id)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +41,7 @@ from aether.llm.wire import (
     StreamOptions,
     WireErrorBody,
 )
+from aether.observability import metrics, tracing
 
 __all__ = ["ChatMessage", "LLMClient", "LLMCompletion", "LLMDelta", "LLMError"]
 
@@ -141,13 +142,23 @@ class LLMClient:
     ) -> LLMCompletion:
         """One completion; LLMError when retries are exhausted or the error is not transient."""
         request = self._request(messages, False, temperature, max_tokens, response_format_json)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._complete_once(request, messages)
-            except _Attempt as failed:
-                await self._before_retry(failed, attempt)
+        with self._traced(messages) as span:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    completion = await self._complete_once(request, messages)
+                except _Attempt as failed:
+                    await self._before_retry(failed, attempt)
+                    continue
+                used = LLMUsage(
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                )
+                self._used(span, completion.model, used)
+                if span.recording:
+                    span.set_outputs(completion.text)
+                return completion
 
     async def stream(
         self,
@@ -159,21 +170,29 @@ class LLMClient:
     ) -> AsyncIterator[LLMDelta]:
         """Text deltas as they arrive; the last item carries the usage when the server sends it."""
         request = self._request(messages, True, temperature, max_tokens, response_format_json)
-        attempt = 0
-        while True:
-            attempt += 1
-            yielded = False
-            try:
-                async with aclosing(self._stream_once(request)) as deltas:
-                    async for delta in deltas:
-                        yielded = True
-                        yield delta
-                return
-            except _Attempt as failed:
-                if yielded:
-                    failed.error.attempts = attempt
-                    raise failed.error from failed.__cause__
-                await self._before_retry(failed, attempt)
+        with self._traced(messages) as span:
+            text: list[str] = []
+            attempt = 0
+            while True:
+                attempt += 1
+                yielded = False
+                try:
+                    async with aclosing(self._stream_once(request)) as deltas:
+                        async for delta in deltas:
+                            yielded = True
+                            if delta.usage is not None:
+                                self._used(span, delta.model or self.model, delta.usage)
+                            elif span.recording:
+                                text.append(delta.text)
+                            yield delta
+                    if span.recording:
+                        span.set_outputs("".join(text))
+                    return
+                except _Attempt as failed:
+                    if yielded:
+                        failed.error.attempts = attempt
+                        raise failed.error from failed.__cause__
+                    await self._before_retry(failed, attempt)
 
     async def list_models(self) -> list[str]:
         """Model ids the endpoint offers (GET /models); one attempt, for health checks."""
@@ -190,6 +209,17 @@ class LLMClient:
             raise LLMResponseError(
                 f"LLM endpoint {shown} returned an invalid model list", endpoint=shown
             ) from exc
+
+    def _traced(self, messages: Sequence[ChatMessage]) -> AbstractContextManager[tracing.Span]:
+        """A CHAT_MODEL span around one call, retries included; counted in `aether_llm_calls`
+        as `error` when it raises."""
+        attributes = {"aether.llm.model": self.model, "aether.llm.endpoint": self.endpoint}
+        return _CountedSpan(self.model, tracing.span("llm", "CHAT_MODEL", attributes), messages)
+
+    @staticmethod
+    def _used(span: tracing.Span, model: str, usage: LLMUsage) -> None:
+        span.set_token_usage(usage.prompt_tokens, usage.completion_tokens)
+        metrics.record_llm_usage(model, usage.prompt_tokens, usage.completion_tokens)
 
     def _request(
         self,
@@ -361,6 +391,41 @@ class LLMClient:
     def _redact(self, text: str) -> str:
         """Servers sometimes echo the key in their error text; never pass it on."""
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+class _CountedSpan:
+    """The LLM call's span, which also counts the call by outcome when it ends."""
+
+    def __init__(
+        self,
+        model: str,
+        scope: AbstractContextManager[tracing.Span],
+        messages: Sequence[ChatMessage],
+    ) -> None:
+        self._model = model
+        self._scope = scope
+        self._messages = messages
+
+    def __enter__(self) -> tracing.Span:
+        span = self._scope.__enter__()
+        if span.recording:
+            span.set_inputs({"messages": [m.model_dump(exclude_none=True) for m in self._messages]})
+        return span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        if exc_type is None:
+            outcome = "ok"
+        elif issubclass(exc_type, GeneratorExit | asyncio.CancelledError):
+            outcome = "cancelled"  # the caller stopped reading (a token budget, a cancel)
+        else:
+            outcome = "error"
+        metrics.LLM_CALLS.labels(metrics.service.name, self._model, outcome).inc()
+        return self._scope.__exit__(exc_type, exc, traceback)
 
 
 def _response_detail(response: httpx.Response) -> str:

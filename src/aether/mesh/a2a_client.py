@@ -2,7 +2,8 @@
 
 It resolves the service's card with the SDK's card resolver, creates the SDK client with its
 client factory, and streams the call over JSON-RPC + SSE, sending the `A2A-Version` header, the
-Bearer credential, the run id and a W3C `traceparent` with every request. Whatever goes wrong
+Bearer credential, the run id and a W3C `traceparent` with every request (with tracing on, the
+caller's current span: the callee's spans become its children). Whatever goes wrong
 (refused connection, timeout, JSON-RPC error, a service that dies mid-stream, a stream that ends
 without a result) ends the stream with an ErrorEvent, never with an exception or a hang.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Final, cast
@@ -41,9 +43,17 @@ from a2a.utils.constants import PROTOCOL_VERSION_1_0, VERSION_HEADER, TransportP
 from a2a.utils.errors import A2AError
 from pydantic import ValidationError
 
-from aether.agents.contract import AgentEvent, AgentName, AgentRequest, ErrorEvent
+from aether.agents.contract import (
+    AgentEvent,
+    AgentName,
+    AgentRequest,
+    ErrorEvent,
+    FinalEvent,
+    service_of,
+)
 from aether.mesh.a2a_mapping import EventDecoder, is_terminal, request_to_message
 from aether.mesh.trace_context import outgoing_headers
+from aether.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +105,18 @@ class A2AAgentClient:
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         decoder = EventDecoder(request.agent)
         remote_end = False
+        outcome, started = "cancelled", time.perf_counter()
         try:
             async with aclosing(self._events(request, decoder)) as events:
                 async for event, remote in events:
                     remote_end = remote and is_terminal(event)
+                    if is_terminal(event):
+                        outcome = _outcome(event, remote)
                     yield event
                     if is_terminal(event):
                         return
         finally:
+            _count(service_of(request.agent).value, outcome, time.perf_counter() - started)
             if not remote_end and decoder.task_id is not None:
                 # The caller stopped listening, or the stream broke: do not leave the remote
                 # task (and its analysis jobs) running for nobody.
@@ -220,6 +234,19 @@ class A2AAgentClient:
             log.info("cancelled task %s at %s (run %s)", task_id, self.base_url, run_id)
         except (A2AError, httpx.HTTPError, TimeoutError) as exc:
             log.info("task %s at %s was not cancelled: %r", task_id, self.base_url, exc)
+
+
+def _outcome(terminal: AgentEvent, remote: bool) -> str:
+    """completed, failed (the agent answered with an error) or unavailable (the hop broke)."""
+    if isinstance(terminal, FinalEvent):
+        return "completed"
+    return "failed" if remote else "unavailable"
+
+
+def _count(target: str, outcome: str, seconds: float) -> None:
+    service = metrics.service.name
+    metrics.A2A_CALLS.labels(service, target, outcome).inc()
+    metrics.A2A_CALL_LATENCY.labels(service, target).observe(seconds)
 
 
 def _failure(agent: AgentName, code: str, what: str) -> ErrorEvent:

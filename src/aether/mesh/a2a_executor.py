@@ -1,10 +1,13 @@
 """The a2a-sdk AgentExecutor that runs one of our agents for an A2A task.
 
 The agent streams AgentEvents; each is mapped to its A2A event and published on the task's event
-queue, which the SDK persists in the task store and streams to every subscriber. The agent runs
-in an asyncio task of its own, so CancelTask can stop it: cancelling that task raises
+queue, which the SDK persists in the task store and streams to every subscriber. The SDK saves
+the whole task once per A2A event, so the agent runs ahead in a task of its own (the pump) and
+the events it produced meanwhile are published together: consecutive text deltas become one
+artifact update (a text part each). Nothing waits for a batch to fill: an event that arrives
+alone goes out alone, at once. CancelTask cancels the work, which cancels the pump: that raises
 CancelledError inside the agent (the sandbox runner kills the analysis job on it), and only once
-the work has really stopped is the task marked CANCELED.
+the agent has really stopped is the task marked CANCELED.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.types.a2a_pb2 import TaskState
 
-from aether.agents.contract import Agent, AgentName, AgentRequest, ErrorEvent, ServiceName
+from aether.agents.contract import (
+    Agent,
+    AgentEvent,
+    AgentName,
+    AgentRequest,
+    ErrorEvent,
+    ServiceName,
+)
 from aether.mesh.a2a_mapping import (
     EventEncoder,
     RequestMappingError,
@@ -27,6 +37,7 @@ from aether.mesh.a2a_mapping import (
 )
 from aether.mesh.inprocess import InProcessAgentClient
 from aether.mesh.trace_context import bound_call, incoming_traceparent
+from aether.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +78,12 @@ class MeshAgentExecutor(AgentExecutor):
             )
             return
         headers = context.call_context.state.get("headers", {})
-        with bound_call(request.run_id, incoming_traceparent(headers)) as call:
+        # The agent's spans hang under the caller's span; all of them end inside this block
+        # (`_run` waits for the work), which MLflow needs to export a callee's spans.
+        with (
+            tracing.continue_trace(headers),
+            bound_call(request.run_id, incoming_traceparent(headers)) as call,
+        ):
             log.info(
                 "%s task %s: run %s, agent %s, traceparent %s",
                 self._service.value,
@@ -76,7 +92,18 @@ class MeshAgentExecutor(AgentExecutor):
                 request.agent.value,
                 call.traceparent,
             )
-            await self._run(task_id, request, encoder, event_queue)
+            outcome = "cancelled"
+            try:
+                await self._run(task_id, request, encoder, event_queue)
+                outcome = "completed"
+            except Exception:
+                outcome = "failed"
+                raise
+            finally:
+                served = metrics.A2A_TASKS.labels(
+                    metrics.service.name, request.agent.value, outcome
+                )
+                served.inc()
 
     async def _run(
         self, task_id: str, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
@@ -102,14 +129,39 @@ class MeshAgentExecutor(AgentExecutor):
     async def _publish(
         self, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
     ) -> None:
-        async with aclosing(self._client.stream(request)) as events:
-            async for event in events:
-                await queue.enqueue_event(encoder.encode(event))
-                if is_terminal(event):
+        ready: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(request, ready))
+        try:
+            while True:
+                batch = [await ready.get()]
+                while not ready.empty():
+                    batch.append(ready.get_nowait())
+                events = [event for event in batch if event is not None]
+                for a2a_event in encoder.encode_all(events):
+                    await queue.enqueue_event(a2a_event)
+                ended = next((event for event in events if is_terminal(event)), None)
+                if ended is not None:
                     log.info(
-                        "task %s (run %s) ended: %s", encoder.task_id, request.run_id, event.type
+                        "task %s (run %s) ended: %s", encoder.task_id, request.run_id, ended.type
                     )
                     return
+                if None in batch:  # the client guarantees a terminal event; never wait forever
+                    return
+        finally:
+            if not pump.done():
+                pump.cancel()
+            await asyncio.wait({pump})  # the agent has stopped (its sandbox job is gone)
+
+    async def _pump(self, request: AgentRequest, ready: asyncio.Queue[AgentEvent | None]) -> None:
+        """Runs the agent, handing over each event as it comes; None marks the end."""
+        try:
+            async with aclosing(self._client.stream(request)) as events:
+                async for event in events:
+                    ready.put_nowait(event)
+                    if is_terminal(event):
+                        return
+        finally:
+            ready.put_nowait(None)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         task_id, context_id = context.task_id, context.context_id

@@ -1,14 +1,16 @@
 """AgentEvent <-> A2A 1.0 events, and AgentRequest <-> A2A Message, without loss.
 
-Each AgentEvent becomes exactly one A2A event, readable by any A2A client from its plain parts
-and restored exactly by Aether from a data part tagged with Aether's media type:
+Each AgentEvent becomes one A2A event (a run of text deltas that are ready together may share
+one), readable by any A2A client from its plain parts and restored exactly by Aether from a data
+part tagged with Aether's media type:
 
 | AgentEvent     | A2A event                                                                    |
 |----------------|------------------------------------------------------------------------------|
 | StatusEvent    | TaskStatusUpdateEvent WORKING; status message: text + event data part        |
 | UsageEvent     | TaskStatusUpdateEvent WORKING; status message: token counts + event data part |
-| TextDelta      | TaskArtifactUpdateEvent on the `answer` artifact: text part, `append` after   |
-|                | the first chunk, the agent in the artifact's metadata                        |
+| TextDelta      | TaskArtifactUpdateEvent on the `answer` artifact: one text part per delta,    |
+|                | `append` after the first chunk, the agent in the artifact's metadata;         |
+|                | consecutive deltas of one agent encoded together share one event              |
 | FindingsEvent  | TaskArtifactUpdateEvent, a new `findings` artifact holding the event data part |
 | FinalEvent     | TaskStatusUpdateEvent COMPLETED; status message: answer text + event data    |
 | ErrorEvent     | TaskStatusUpdateEvent FAILED (REJECTED for a request the service cannot take, |
@@ -162,17 +164,7 @@ class EventEncoder:
 
     def encode(self, event: AgentEvent) -> A2AEvent:
         if isinstance(event, TextDelta):
-            append = self._answer_started
-            self._answer_started = True
-            return self._artifact(
-                Artifact(
-                    artifact_id=ANSWER_ARTIFACT,
-                    name=ANSWER_ARTIFACT,
-                    parts=[new_text_part(event.text, "text/markdown")],
-                    metadata={AGENT_METADATA: event.agent.value},
-                ),
-                append=append,
-            )
+            return self._text([event])
         if isinstance(event, FindingsEvent):
             self._findings += 1
             return self._artifact(
@@ -193,9 +185,45 @@ class EventEncoder:
             return self._status(TaskState.TASK_STATE_COMPLETED, event.text, event)
         return self.terminal_error(event, TaskState.TASK_STATE_FAILED)
 
+    def encode_all(self, events: Sequence[AgentEvent]) -> list[A2AEvent]:
+        """The events in order, each run of consecutive text deltas of one agent as one artifact
+        update with a text part per delta: the task store saves the task once per A2A event, so
+        text that is ready at once (an offline answer, tokens that arrived during a save) costs
+        one save instead of one per piece, and the pieces still arrive as they were written."""
+        encoded: list[A2AEvent] = []
+        run: list[TextDelta] = []
+        for event in events:
+            if isinstance(event, TextDelta) and (not run or run[0].agent == event.agent):
+                run.append(event)
+                continue
+            if run:
+                encoded.append(self._text(run))
+                run = []
+            if isinstance(event, TextDelta):
+                run.append(event)
+            else:
+                encoded.append(self.encode(event))
+        if run:
+            encoded.append(self._text(run))
+        return encoded
+
     def terminal_error(self, event: ErrorEvent, state: TaskState) -> TaskStatusUpdateEvent:
         """FAILED, REJECTED or CANCELED with the error's code and message."""
         return self._status(state, event.message, event)
+
+    def _text(self, deltas: Sequence[TextDelta]) -> TaskArtifactUpdateEvent:
+        """Deltas of one agent on the answer artifact: the first creates it, later ones append."""
+        append = self._answer_started
+        self._answer_started = True
+        return self._artifact(
+            Artifact(
+                artifact_id=ANSWER_ARTIFACT,
+                name=ANSWER_ARTIFACT,
+                parts=[new_text_part(delta.text, "text/markdown") for delta in deltas],
+                metadata={AGENT_METADATA: deltas[0].agent.value},
+            ),
+            append=append,
+        )
 
     def _artifact(self, artifact: Artifact, *, append: bool) -> TaskArtifactUpdateEvent:
         return TaskArtifactUpdateEvent(
@@ -260,12 +288,12 @@ class EventDecoder:
         event = _tagged_event(artifact.parts)
         if event is not None:
             return [event]
-        text = "".join(part.text for part in artifact.parts if part.HasField("text"))
-        if not text:
-            return []
-        agent = _struct_items(artifact.metadata).get(AGENT_METADATA, self._agent.value)
-        self._text.append(text)
-        return [TextDelta(agent=_agent_name(agent, self._agent), text=text)]
+        texts = [part.text for part in artifact.parts if part.HasField("text") and part.text]
+        agent = _agent_name(
+            _struct_items(artifact.metadata).get(AGENT_METADATA, self._agent.value), self._agent
+        )
+        self._text.extend(texts)
+        return [TextDelta(agent=agent, text=text) for text in texts]
 
     def _status(self, status: TaskStatus) -> list[AgentEvent]:
         event = _tagged_event(status.message.parts)

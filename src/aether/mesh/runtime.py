@@ -26,7 +26,8 @@ from aether.mesh.topology import (
     remote_downstream,
     remote_services,
 )
-from aether.sandbox.factory import build_runner
+from aether.observability.runner import TracingRunner
+from aether.sandbox.factory import open_runner
 from aether.sandbox.runner import Runner
 from aether.store import Store
 
@@ -57,12 +58,16 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
         store = await Store.open(settings.effective_database_url)
         stack.push_async_callback(store.close)
         runner: Runner | None = None
+        sandbox_description = REMOTE_SANDBOX
         source: DataSource | None = None
         timezone = settings.household_timezone
         if ServiceName.DS_ANALYSTS in hosted:
             source = await stack.enter_async_context(open_source(settings, clock))
             timezone = await source_timezone(source, settings)
-            runner = build_runner(data_dir, settings.analysis_timeout_seconds)
+            sandbox = await stack.enter_async_context(open_runner(settings))
+            sandbox_description = sandbox.description
+            # Every job traced and counted, whichever isolation runs it.
+            runner = TracingRunner(sandbox)
         uses_llm = role is Role.GATEWAY or ServiceName.ARCHITECT in hosted
         llm = LLMClient.from_settings(settings) if uses_llm else None
         if llm is not None:
@@ -80,6 +85,7 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             llm=llm,
             clock=clock,
             timezone=timezone,
+            tariff=settings.tariff,
         )
         downstream = remote_downstream(role, settings.deployment_mode)
         if remote:
@@ -93,7 +99,7 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             role=role,
             store=store,
             mesh=mesh,
-            sandbox_name=runner.name if runner is not None else REMOTE_SANDBOX,
+            sandbox_name=sandbox_description,
             llm_description=_describe_llm(llm, uses_llm),
             downstream_url=None if downstream is None else settings.service_url(Role(downstream)),
         )

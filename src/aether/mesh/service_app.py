@@ -1,12 +1,13 @@
 """The application of one agent service (architect, ds-orchestrator or ds-analysts).
 
-It hosts its role's agent and serves it over A2A at the service root; `/health` and `/ready` sit
-beside it. Everything is opened by the lifespan, not at import, so the app can be built, probed
-and thrown away cheaply (tests, `aether serve`).
+It hosts its role's agent and serves it over A2A at the service root; `/health`, `/ready` and
+`/metrics` sit beside it. Everything is opened by the lifespan, not at import, so the app can be
+built, probed and thrown away cheaply (tests, `aether serve`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -23,6 +24,8 @@ from aether.mesh.a2a_server import PendingApp, open_a2a_app
 from aether.mesh.cards import service_card
 from aether.mesh.runtime import open_runtime
 from aether.mesh.service_health import PROBE_TIMEOUT_SECONDS, ServiceFacts
+from aether.observability.metrics import install_metrics
+from aether.observability.tracing import configure_tracing
 
 
 def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
@@ -35,6 +38,8 @@ def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each service process traces on its own, under the caller's span (see a2a_executor).
+        await asyncio.to_thread(configure_tracing, settings)
         async with AsyncExitStack() as stack:
             runtime = await stack.enter_async_context(open_runtime(settings, clock, role))
             auth = ServiceAuth.from_settings(settings)
@@ -67,6 +72,7 @@ def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         summary=f"The {role.value} agent service: A2A at /, probes at /health and /ready.",
         lifespan=lifespan,
     )
+    install_metrics(app, role.value)
     app.include_router(service_health.router)
     app.mount("/", a2a)
     return app

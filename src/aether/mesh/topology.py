@@ -20,6 +20,7 @@ from aether.agents.contract import Agent, AgentClient, ServiceName
 from aether.agents.orchestrator import DSOrchestrator
 from aether.agents.planning import Clock
 from aether.agents.router import Router
+from aether.analysis.tariff import Tariff
 from aether.config import DeploymentMode, Role, Settings
 from aether.data.source import DataSource
 from aether.llm.client import LLMClient
@@ -100,6 +101,7 @@ def build_mesh(
     llm: LLMClient | None,
     clock: Clock,
     timezone: str,
+    tariff: Tariff | None = None,
 ) -> Mesh:
     """The hosted agents behind in-process clients, every other service behind `remote`."""
     directory = StaticDirectory()
@@ -109,9 +111,10 @@ def build_mesh(
     if ServiceName.DS_ANALYSTS in hosted:
         if source is None or runner is None:
             raise ValueError("hosting the ds-analysts needs a data source and a sandbox runner")
-        agents[ServiceName.DS_ANALYSTS] = AnalystTeam(source, runner, clock, timezone)
+        agents[ServiceName.DS_ANALYSTS] = AnalystTeam(source, runner, clock, timezone, tariff)
     if ServiceName.DS_ORCHESTRATOR in hosted:
-        agents[ServiceName.DS_ORCHESTRATOR] = DSOrchestrator(directory, clock, timezone)
+        orchestrator = DSOrchestrator(directory, clock, timezone, tariff=tariff)
+        agents[ServiceName.DS_ORCHESTRATOR] = orchestrator
     if ServiceName.ARCHITECT in hosted:
         agents[ServiceName.ARCHITECT] = Architect(directory, clock, timezone, llm)
     for service, agent in agents.items():
@@ -126,6 +129,7 @@ def build_local_mesh(
     llm: LLMClient | None,
     clock: Clock,
     timezone: str,
+    tariff: Tariff | None = None,
 ) -> Mesh:
     """Every role in this process, wired through in-process clients."""
     return build_mesh(
@@ -136,4 +140,5 @@ def build_local_mesh(
         llm=llm,
         clock=clock,
         timezone=timezone,
+        tariff=tariff,
     )

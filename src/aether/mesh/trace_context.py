@@ -4,6 +4,9 @@ Every A2A call carries `X-Aether-Run-Id` and `traceparent`. The service that rec
 both in a context variable for the length of the work, so its log records and its own downstream
 calls carry the same run and the same trace: one run is one trace across every hop, in both
 topologies.
+
+With MLflow tracing on, the traceparent is the caller's current span, so the trace id in the logs
+is the MLflow trace's (`tr-<trace id>`); with it off, it is derived from the run id.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from aether.observability import tracing
 
 RUN_ID_HEADER = "X-Aether-Run-Id"
 TRACEPARENT_HEADER = "traceparent"
@@ -65,8 +70,15 @@ def new_traceparent(run_id: str) -> str:
 
 
 def outgoing_headers(run_id: str) -> dict[str, str]:
-    """The headers an A2A call for `run_id` sends."""
-    return {RUN_ID_HEADER: run_id, TRACEPARENT_HEADER: new_traceparent(run_id)}
+    """The headers an A2A call for `run_id` sends: with tracing on, the current span's
+    traceparent (so the callee's spans become its children), else a fresh child of the run's
+    trace."""
+    return {RUN_ID_HEADER: run_id, TRACEPARENT_HEADER: traced_parent() or new_traceparent(run_id)}
+
+
+def traced_parent() -> str | None:
+    """The current MLflow span as a traceparent; None when tracing is off or no span is open."""
+    return valid_traceparent(tracing.outgoing_headers().get(TRACEPARENT_HEADER))
 
 
 def incoming_traceparent(headers: Mapping[str, str]) -> str | None:

@@ -44,11 +44,15 @@ def write_inputs(job: AnalysisJob, job_dir: JobDir) -> None:
 
 
 def collect_result(
-    job_dir: JobDir, returncode: int, analyst: AnalystName, max_result_bytes: int
+    job_dir: JobDir,
+    returncode: int,
+    analyst: AnalystName,
+    max_result_bytes: int,
+    memory_mb: int | None = None,
 ) -> AnalysisResult:
     """The job's validated result; SandboxJobFailed when it exited unsuccessfully."""
     if returncode != 0:
-        raise job_failure(job_dir, returncode)
+        raise job_failure(job_dir, returncode, memory_mb=memory_mb)
     return read_result(job_dir, analyst, max_result_bytes)
 
 
@@ -69,16 +73,23 @@ def read_result(job_dir: JobDir, analyst: AnalystName, max_bytes: int) -> Analys
     return result
 
 
-def job_failure(job_dir: JobDir, returncode: int) -> SandboxJobFailed:
+def job_failure(
+    job_dir: JobDir, returncode: int, *, subject: str = "analysis", memory_mb: int | None = None
+) -> SandboxJobFailed:
     """A short, user-safe message: the job's own error report when there is one, else how the
-    process ended. The stderr tail goes on the exception for logs only."""
+    process ended. The stderr tail goes on the exception for logs only. `subject` names the
+    kind of job; `memory_mb`, when known, explains a MemoryError."""
     error = _read_error(job_dir)
     if error is not None:
-        message = f"analysis failed: {error.type}: {error.message}"
+        message = f"{subject} failed: {error.type}"
+        if error.message:
+            message += f": {error.message}"
+        if error.type == "MemoryError" and memory_mb is not None:
+            message += f" (the job's memory limit is {memory_mb} MiB)"
     elif returncode < 0:
-        message = f"analysis job {_signal_description(-returncode)}"
+        message = f"{subject} job {_signal_description(-returncode)}"
     else:
-        message = f"analysis job exited with status {returncode}"
+        message = f"{subject} job exited with status {returncode}"
     return SandboxJobFailed(
         message,
         returncode=returncode,

@@ -63,3 +63,13 @@ class SandboxJobFailed(SandboxError):
 
 class SandboxOutputInvalid(SandboxError):
     """The job exited successfully but its result is missing, too large or malformed."""
+
+
+class SandboxLimitExceeded(SandboxError):
+    """The job broke one of its policy's output limits (standard output, output size or file
+    count) and was stopped."""
+
+
+class SandboxUnavailable(Exception):
+    """The configured isolation cannot run on this host; the message is one line with the reason.
+    Raised at start-up, never for a single job."""

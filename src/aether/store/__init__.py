@@ -14,6 +14,9 @@ from aether.store.errors import (
     StoreError,
 )
 from aether.store.facade import Store
+
+# Imported here so its table is on the models' metadata whenever the store is used.
+from aether.store.feedback import Feedback, FeedbackRepository, Rating
 from aether.store.migrate import upgrade_database, upgrade_database_sync
 from aether.store.records import (
     Conversation,
@@ -26,7 +29,7 @@ from aether.store.records import (
     RunEvent,
     RunStatus,
 )
-from aether.store.runs import RunRepository
+from aether.store.runs import RunFilter, RunRepository
 from aether.store.turns import TurnRepository
 
 __all__ = [
@@ -34,14 +37,18 @@ __all__ = [
     "ConversationNotFoundError",
     "ConversationRepository",
     "Database",
+    "Feedback",
+    "FeedbackRepository",
     "FinishedTurn",
     "Message",
     "MessageRole",
     "MessageStatus",
     "NotFoundError",
     "OpenedTurn",
+    "Rating",
     "Run",
     "RunEvent",
+    "RunFilter",
     "RunNotFoundError",
     "RunRepository",
     "RunStatus",

@@ -6,11 +6,13 @@ them with the conversation's into one transaction per step of a chat turn.
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Update, bindparam, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aether.store.db import Database
@@ -18,6 +20,15 @@ from aether.store.errors import ConversationNotFoundError, RunNotFoundError
 from aether.store.models import new_id, run_event_table, run_table
 from aether.store.records import Run, RunEvent, RunStatus
 from aether.store.types import utcnow
+
+
+class RunFilter(NamedTuple):
+    """Which runs `RunRepository.list` returns; None matches any value."""
+
+    status: RunStatus | None = None
+    conversation_id: str | None = None
+    agent: str | None = None
+    """The agent the run was routed to."""
 
 
 class _Routing(NamedTuple):
@@ -151,6 +162,22 @@ class RunRepository:
     ) -> list[RunEvent]:
         """The run's events in order, optionally only those after the cursor `after_id`."""
         work = partial(_events, run_id=run_id, after_id=after_id, limit=limit)
+        return await self._database.read(work)
+
+    async def list(
+        self, where: RunFilter | None = None, *, limit: int = 20, offset: int = 0
+    ) -> tuple[builtins.list[Run], int]:
+        """One page of the runs `where` matches, newest first, and how many match in all."""
+        if limit < 1 or offset < 0:
+            raise ValueError(f"need limit >= 1 and offset >= 0, got {limit=} {offset=}")
+        work = partial(_page, where=where or RunFilter(), limit=limit, offset=offset)
+        return await self._database.read(work)
+
+    async def with_event(self, run_ids: Sequence[str], event_type: str) -> set[str]:
+        """Those of `run_ids` that have an event of `event_type` (e.g. a cancel request)."""
+        if not run_ids:
+            return set()
+        work = partial(_with_event, run_ids=builtins.list(run_ids), event_type=event_type)
         return await self._database.read(work)
 
 
@@ -304,3 +331,35 @@ def _events(
     if limit is not None:
         query = query.limit(limit)
     return [RunEvent.model_validate(row) for row in connection.execute(query)]
+
+
+def _page(
+    connection: Connection, *, where: RunFilter, limit: int, offset: int
+) -> tuple[list[Run], int]:
+    conditions = []
+    if where.status is not None:
+        conditions.append(run_table.c.status == where.status)
+    if where.conversation_id is not None:
+        conditions.append(run_table.c.conversation_id == where.conversation_id)
+    if where.agent is not None:
+        conditions.append(run_table.c.agent == where.agent)
+    query = (
+        select(run_table)
+        .where(*conditions)
+        .order_by(run_table.c.created_at.desc(), run_table.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = connection.execute(query).all()
+    total = connection.scalar(select(func.count()).select_from(run_table).where(*conditions))
+    return [Run.model_validate(row) for row in rows], total or 0
+
+
+def _with_event(connection: Connection, *, run_ids: list[str], event_type: str) -> set[str]:
+    # The (run_id, seq) unique index finds each run's events; the type is checked on those.
+    query = (
+        select(run_event_table.c.run_id)
+        .where(run_event_table.c.run_id.in_(run_ids), run_event_table.c.type == event_type)
+        .distinct()
+    )
+    return set(connection.scalars(query))

@@ -24,6 +24,7 @@ from aether.agents.contract import (
 )
 from aether.agents.planning import Clock, plan_analysis
 from aether.analysis.findings import AnalysisParams, AnalystName
+from aether.analysis.tariff import Tariff
 from aether.data.errors import DataSourceError
 from aether.data.loading import load_for_analysis
 from aether.data.source import DataSource
@@ -37,11 +38,19 @@ log = logging.getLogger(__name__)
 class AnalystTeam:
     """Serves the three analyst agents; they share the data source and the runner."""
 
-    def __init__(self, source: DataSource, runner: Runner, clock: Clock, timezone: str) -> None:
+    def __init__(
+        self,
+        source: DataSource,
+        runner: Runner,
+        clock: Clock,
+        timezone: str,
+        tariff: Tariff | None = None,
+    ) -> None:
         self._source = source
         self._runner = runner
         self._clock = clock
         self._timezone = timezone
+        self._tariff = tariff
 
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
         analyst = ANALYST_AGENTS.get(request.agent)
@@ -53,6 +62,8 @@ class AnalystTeam:
             )
             return
         params = request.analysis or plan_analysis(request.question, self._clock(), self._timezone)
+        if params.tariff is None and self._tariff is not None:
+            params = params.model_copy(update={"tariff": self._tariff})
         agent = request.agent
         yield _status(agent, Stage.ANALYST_STARTED, f"{analyst} analysis of {params.window_label}")
         try:

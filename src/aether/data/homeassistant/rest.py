@@ -35,20 +35,13 @@ def ha_time(moment: datetime) -> str:
 class HomeAssistantRest:
     """One HTTP connection pool to one Home Assistant; close it with `aclose`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        timeout_seconds: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, token: str, timeout_seconds: float) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout_seconds
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             timeout=timeout_seconds,
-            transport=transport,
         )
 
     async def aclose(self) -> None:

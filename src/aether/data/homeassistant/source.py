@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 import pandas as pd
 
 from aether.analysis.frames import clip_frame, timestamps_ns
@@ -105,17 +104,10 @@ def _by_entity(frame: pd.DataFrame) -> pd.DataFrame:
 class HomeAssistantSource:
     """Reads one Home Assistant; keeps its HTTP pool open until `aclose`."""
 
-    def __init__(
-        self,
-        options: HomeAssistantOptions,
-        clock: Clock,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, options: HomeAssistantOptions, clock: Clock) -> None:
         self._options = options
         self._clock = clock
-        self._rest = HomeAssistantRest(
-            options.url, options.token, options.timeout_seconds, transport
-        )
+        self._rest = HomeAssistantRest(options.url, options.token, options.timeout_seconds)
         self._timezone: str | None = None
         self._limit = asyncio.Semaphore(CONCURRENT_REQUESTS)
 
@@ -186,7 +178,7 @@ class HomeAssistantSource:
         if end <= cutoff:
             return statistics
         recent = await self._history(ids, cutoff, end)
-        # Where statistics cover an entity, its history starts at the cutoff, and vice versa.
+        # An entity with statistics takes them before the cutoff and its states from it on.
         cutoff_ns = to_ns(cutoff)
         recent_ts = timestamps_ns(recent)
         recent = recent[~(recent[ENTITY_ID].isin(covered).to_numpy() & (recent_ts < cutoff_ns))]
