@@ -42,7 +42,6 @@ from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.types.a2a_pb2 import Role as MessageRole
 from a2a.types.a2a_pb2 import SendMessageRequest, StreamResponse, TaskState
-from harness import LoadResult, data_dir, free_port, median, python, server_process
 
 from aether.agents.contract import AgentClient, AgentName, AgentRequest, FinalEvent, ServiceName
 from aether.agents.planning import utc_now
@@ -55,6 +54,7 @@ from aether.deploy.ports import free_ports
 from aether.mesh.a2a_client import A2AAgentClient
 from aether.mesh.inprocess import InProcessAgentClient
 from aether.mesh.runtime import open_runtime
+from harness import LoadResult, data_dir, free_port, median, python, server_process
 
 TOKEN = "bench-service-token"
 HELLO = "hello"
@@ -324,9 +324,8 @@ async def measure_first_tokens(root: Path, samples: int) -> None:
                     )
                 dist = median([v.first for v in timings["distributed"]])
                 mono = median([v.first for v in timings["monolith"]])
-                print(
-                    f"  {'':<40} distributed / monolith: {dist / mono:.2f}x (+{(dist - mono) * 1000:.0f} ms)"
-                )
+                extra = (dist - mono) * 1000
+                print(f"  {'':<40} distributed / monolith: {dist / mono:.2f}x (+{extra:.0f} ms)")
 
 
 # --- main -------------------------------------------------------------------------------------

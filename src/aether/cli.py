@@ -11,11 +11,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from aether import __version__
+from aether.agents.contract import ServiceName
 from aether.config import DEFAULT_PORTS, Role, Settings, SettingsError, load_settings
 from aether.data import cli as data_cli
 from aether.gateway.app import create_app
 from aether.mesh.service_app import create_service_app
+from aether.mesh.topology import hosted_services
 from aether.observability.logging import configure_logging
+from aether.sandbox import cli as sandbox_cli
 from aether.store import upgrade_database
 
 
@@ -40,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (problem := data_cli.serve_problem(settings)) is not None:
             print(f"aether: invalid setting: {problem}", file=sys.stderr)
             return 2
+        hosted = hosted_services(settings.aether_service, settings.deployment_mode)
+        if ServiceName.DS_ANALYSTS in hosted and (problem := sandbox_cli.preflight(settings)):
+            print(f"aether: {problem}", file=sys.stderr)
+            return 2
         return _serve(settings)
     if command == "migrate":
         asyncio.run(upgrade_database(settings.effective_database_url))
@@ -47,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if command in data_cli.COMMANDS:
         return data_cli.run_command(args, settings)
+    if command == "sandbox":
+        return sandbox_cli.main(args, settings)
     parser.print_help()
     return 2
 
@@ -88,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help=f"port (default PORT, else by role: {ports})")
     commands.add_parser("migrate", help="apply the database migrations and exit")
     data_cli.add_commands(commands)
+    sandbox_cli.add_parser(commands)
     return parser
 
 

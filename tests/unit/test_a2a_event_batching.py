@@ -158,13 +158,15 @@ async def test_cancel_stops_the_agent_before_the_task_is_canceled() -> None:
     seen: list[object] = []
     async for event in handler.on_message_send_stream(hello(), context):
         seen.append(event)
-        if isinstance(event, TaskStatusUpdateEvent) and not agent.closed.is_set():
-            if event.status.state == TaskState.TASK_STATE_WORKING:
-                task = await handler.on_cancel_task(CancelTaskRequest(id=event.task_id), context)
-                assert task is not None
-                assert task.status.state == TaskState.TASK_STATE_CANCELED
-                # The agent had stopped before CANCELED was written.
-                assert agent.cancelled
+        working = isinstance(event, TaskStatusUpdateEvent) and (
+            event.status.state == TaskState.TASK_STATE_WORKING
+        )
+        if working and not agent.closed.is_set():
+            assert isinstance(event, TaskStatusUpdateEvent)
+            task = await handler.on_cancel_task(CancelTaskRequest(id=event.task_id), context)
+            assert task is not None
+            assert task.status.state == TaskState.TASK_STATE_CANCELED
+            assert agent.cancelled  # the agent had stopped before CANCELED was written
     last = seen[-1]
     assert isinstance(last, TaskStatusUpdateEvent)
     assert last.status.state == TaskState.TASK_STATE_CANCELED

@@ -22,8 +22,8 @@ from aether.sandbox.policy import Policies
 from aether.sandbox.scripts import ScriptJob, ScriptOutcome
 from aether.sandbox.selftest import HostPaths, run_checks
 
-CHECK_POLICIES: Final = Policies.scaled(timeout_seconds=5, memory_mb=512)
-"""Short and small on purpose: the limit checks run into them."""
+CHECK_POLICIES: Final = Policies.scaled(timeout_seconds=15, memory_mb=512)
+"""Short and small on purpose: the limit checks run into them (quick: 5 s, 256 MiB)."""
 
 
 def add_parser(commands: Any) -> None:
@@ -141,7 +141,7 @@ async def _check(settings: Settings) -> int:
     failed = 0
     await runner.start()
     try:
-        async for check in run_checks(runner, CHECK_POLICIES.quick, host_paths):
+        async for check in run_checks(runner, CHECK_POLICIES, host_paths):
             print(check.line(), flush=True)
             failed += not check.ok
     finally:

@@ -99,7 +99,7 @@ class Sandbox:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SandboxTimeout(policy.timeout_seconds)
+                raise SandboxTimeout(policy.timeout_seconds, subject)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     asyncio.shield(self.process.wait()), min(WATCH_INTERVAL_SECONDS, remaining)

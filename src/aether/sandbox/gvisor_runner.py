@@ -68,8 +68,7 @@ class GVisorRunner:
         """Drain the pool and wait for destructions under way; this process's directory goes
         too once no container is left in it."""
         await self.pool.aclose()
-        if self._destroying:
-            await asyncio.gather(*self._destroying, return_exceptions=True)
+        await self.cleaned_up()
         try:
             left = await self.runsc.list_ids()
         except RunscError as exc:
@@ -79,6 +78,12 @@ class GVisorRunner:
             log.warning("sandboxes left at shutdown (removed at the next start): %s", left)
             return
         await asyncio.to_thread(shutil.rmtree, self.runsc.state_dir.parent, ignore_errors=True)
+
+    async def cleaned_up(self) -> None:
+        """Returns once every finished job's sandbox is deleted and its directory removed (that
+        happens after the job's result is returned)."""
+        while self._destroying:
+            await asyncio.gather(*self._destroying, return_exceptions=True)
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         policy = self.policies.for_depth(job.params.depth)
@@ -92,7 +97,7 @@ class GVisorRunner:
                 status,
                 job.analyst,
                 policy.max_result_bytes,
-                policy.memory_mb,
+                policy,
             ),
         )
         return JobOutcome(result=result, duration_seconds=seconds, runner=self.name)

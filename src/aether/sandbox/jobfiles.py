@@ -18,6 +18,7 @@ from aether.analysis.findings import AnalysisResult, AnalystName
 from aether.analysis.schema import EntityMeta
 from aether.sandbox.jobs import AnalysisJob, SandboxJobFailed, SandboxOutputInvalid
 from aether.sandbox.layout import JobDir, JobError
+from aether.sandbox.policy import SandboxPolicy
 
 MAX_ERROR_BYTES: Final = 64 * 1024
 STDERR_TAIL_BYTES: Final = 2000
@@ -48,11 +49,11 @@ def collect_result(
     returncode: int,
     analyst: AnalystName,
     max_result_bytes: int,
-    memory_mb: int | None = None,
+    policy: SandboxPolicy | None = None,
 ) -> AnalysisResult:
     """The job's validated result; SandboxJobFailed when it exited unsuccessfully."""
     if returncode != 0:
-        raise job_failure(job_dir, returncode, memory_mb=memory_mb)
+        raise job_failure(job_dir, returncode, policy=policy)
     return read_result(job_dir, analyst, max_result_bytes)
 
 
@@ -74,18 +75,22 @@ def read_result(job_dir: JobDir, analyst: AnalystName, max_bytes: int) -> Analys
 
 
 def job_failure(
-    job_dir: JobDir, returncode: int, *, subject: str = "analysis", memory_mb: int | None = None
+    job_dir: JobDir,
+    returncode: int,
+    *,
+    subject: str = "analysis",
+    policy: SandboxPolicy | None = None,
 ) -> SandboxJobFailed:
     """A short, user-safe message: the job's own error report when there is one, else how the
     process ended. The stderr tail goes on the exception for logs only. `subject` names the
-    kind of job; `memory_mb`, when known, explains a MemoryError."""
+    kind of job; the `policy`, when known, names the limit an error typically comes from."""
     error = _read_error(job_dir)
     if error is not None:
         message = f"{subject} failed: {error.type}"
         if error.message:
             message += f": {error.message}"
-        if error.type == "MemoryError" and memory_mb is not None:
-            message += f" (the job's memory limit is {memory_mb} MiB)"
+        if policy is not None:
+            message += _limit_hint(error, policy)
     elif returncode < 0:
         message = f"{subject} job {_signal_description(-returncode)}"
     else:
@@ -142,6 +147,16 @@ def _read_error(job_dir: JobDir) -> JobError | None:
         return None if data is None else JobError.model_validate_json(data)
     except (SandboxOutputInvalid, ValidationError):
         return None
+
+
+def _limit_hint(error: JobError, policy: SandboxPolicy) -> str:
+    if error.type == "MemoryError":
+        return f" (the job's memory limit is {policy.memory_mb} MiB)"
+    if error.type == "BlockingIOError" and "temporarily unavailable" in error.message:
+        return f" (the job's limit is {policy.processes} processes and threads)"
+    if "File too large" in error.message:
+        return f" (the job's file size limit is {policy.file_bytes // (1024 * 1024)} MiB)"
+    return ""
 
 
 def _signal_description(number: int) -> str:

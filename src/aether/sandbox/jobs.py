@@ -44,8 +44,8 @@ class SandboxError(Exception):
 
 
 class SandboxTimeout(SandboxError):
-    def __init__(self, timeout_seconds: float) -> None:
-        super().__init__(f"analysis job exceeded its time limit of {timeout_seconds:g} s")
+    def __init__(self, timeout_seconds: float, subject: str = "analysis") -> None:
+        super().__init__(f"{subject} job exceeded its time limit of {timeout_seconds:g} s")
         self.timeout_seconds = timeout_seconds
 
 

@@ -27,8 +27,9 @@ class SandboxPolicy:
     """Address-space limit of the job (RLIMIT_AS inside the sandbox)."""
     cpus: float = 1.0
     """CPU quota of the sandbox where host cgroups are available (gVisor as root)."""
-    processes: int = 64
-    """Tasks (processes and threads) the job may have at once: a fork bomb stops here."""
+    processes: int = 32
+    """Tasks (processes and threads) the job may have at once: a fork bomb stops here. An
+    analysis uses three (the interpreter, pyarrow's and OpenBLAS's threads)."""
     file_bytes: int = 16 * MIB
     """Largest single file the job may write."""
     max_result_bytes: int = 5 * MIB

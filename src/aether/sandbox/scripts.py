@@ -78,7 +78,7 @@ def collect_script(
 ) -> ScriptOutcome:
     """What the script produced; SandboxJobFailed when it exited unsuccessfully."""
     if returncode != 0:
-        raise job_failure(job_dir, returncode, subject="script", memory_mb=policy.memory_mb)
+        raise job_failure(job_dir, returncode, subject="script", policy=policy)
     stdout = read_capped(job_dir.stdout, policy.stdout_bytes) or b""
     result_bytes = read_capped(job_dir.output / RESULT_FILE, policy.max_result_bytes)
     try:

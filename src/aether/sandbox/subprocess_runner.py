@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from aether.sandbox.jobfiles import collect_result, write_inputs
-from aether.sandbox.jobs import AnalysisJob, JobOutcome, SandboxLimitExceeded
+from aether.sandbox.jobs import AnalysisJob, JobOutcome, SandboxLimitExceeded, SandboxTimeout
 from aether.sandbox.layout import JOB_MODULE, SCRIPT_MODULE, JobDir
 from aether.sandbox.policy import Policies, SandboxPolicy
 from aether.sandbox.process import ProcessLimits, ProcessResult, run_process
@@ -70,7 +70,7 @@ class SubprocessRunner:
                 process.returncode,
                 job.analyst,
                 self.max_result_bytes,
-                policy.memory_mb,
+                policy,
             ),
         )
         return JobOutcome(
@@ -107,12 +107,15 @@ class SubprocessRunner:
         writing = asyncio.ensure_future(write(job_dir))
         try:
             await asyncio.shield(writing)
-            process = await run_process(
-                [self.python, "-I", "-m", module, str(job_dir.root)],
-                job_dir,
-                policy.timeout_seconds,
-                self._limits(policy),
-            )
+            try:
+                process = await run_process(
+                    [self.python, "-I", "-m", module, str(job_dir.root)],
+                    job_dir,
+                    policy.timeout_seconds,
+                    self._limits(policy),
+                )
+            except SandboxTimeout:
+                raise SandboxTimeout(policy.timeout_seconds, _subject(module)) from None
             reason = await asyncio.to_thread(breach, job_dir, policy, _subject(module))
             if reason is not None:
                 raise SandboxLimitExceeded(reason)

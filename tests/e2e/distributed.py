@@ -1,0 +1,102 @@
+"""The distributed mesh as the end-to-end tests meet it: four processes started by the launcher.
+
+`launched_mesh` starts `aether serve --service <role>` for every role of the packaged topology,
+the way `make run-distributed` does without a container engine, on free loopback ports, in a
+temporary data and working directory (so no `.env` is read), with this process's Aether settings
+removed: the roles run offline (no LLM) on the demo household.
+
+The launcher used as a library does not stop the others when one role dies (that is the CLI's
+policy, `run_local`), so a test may kill a role and keep talking to the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
+from a2a.types.a2a_pb2 import AgentCard, StreamResponse
+
+from aether.config import Settings
+from aether.deploy.launcher import Deployment
+from aether.deploy.loader import load_topology
+from aether.deploy.plan import LaunchOptions, resolve
+from aether.deploy.ports import free_ports
+from tests.deploy_harness import CapturedLog
+
+TOKEN = "e2e-distributed-token"
+AGENTS = ("architect", "ds-orchestrator", "ds-analysts")
+ENERGY_QUESTION = "How much energy did I use last week, and what is my baseload?"
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any Aether setting."""
+    settings = {name.upper() for name in Settings.model_fields}
+    return {k: v for k, v in os.environ.items() if k.upper() not in settings}
+
+
+@contextmanager
+def launched_mesh(work: Path) -> Iterator[tuple[Deployment, CapturedLog]]:
+    """Every role started and ready; stopped (and its log kept in `work`) on exit."""
+    topology = load_topology()
+    ports = dict(zip(topology.roles, free_ports(len(topology.roles)), strict=True))
+    options = LaunchOptions(
+        ports=ports,
+        data_dir=work / "data",
+        service_token=TOKEN,
+        environment=clean_environment(),
+        cwd=work,
+    )
+    plan = resolve(topology, options)
+    log = CapturedLog(list(plan.roles))
+    try:
+        with Deployment(plan, sink=log.sink, ready_timeout=90, stop_grace=15) as deployment:
+            yield deployment, log
+    finally:
+        (work / "mesh.log").write_text(log.text, encoding="utf-8")
+
+
+def chat_client(base_url: str) -> openai.OpenAI:
+    """The openai SDK against a gateway (no API key is configured on loopback)."""
+    return openai.OpenAI(
+        base_url=f"{base_url}/api/v1", api_key="unused", max_retries=0, timeout=120
+    )
+
+
+def gateway_get(mesh: Deployment, path: str) -> Any:
+    response = httpx.get(f"{mesh.urls['gateway']}/api/v1{path}", timeout=30, trust_env=False)
+    response.raise_for_status()
+    return response.json()
+
+
+@asynccontextmanager
+async def a2a_client(base_url: str, token: str | None = TOKEN) -> AsyncIterator[Client]:
+    """The official SDK client, created from the card its resolver fetched."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(headers=headers, timeout=120, trust_env=False) as http:
+        card = await resolve_card(http, base_url)
+        yield ClientFactory(ClientConfig(streaming=True, httpx_client=http)).create(card)
+
+
+async def resolve_card(http: httpx.AsyncClient, base_url: str) -> AgentCard:
+    return await A2ACardResolver(http, base_url).get_agent_card()
+
+
+def status_text(response: StreamResponse) -> str:
+    parts = response.status_update.status.message.parts
+    return "".join(part.text for part in parts if part.HasField("text"))
+
+
+def answer_text(responses: list[StreamResponse]) -> str:
+    return "".join(
+        part.text
+        for response in responses
+        if response.HasField("artifact_update")
+        and response.artifact_update.artifact.name == "answer"
+        for part in response.artifact_update.artifact.parts
+    )
