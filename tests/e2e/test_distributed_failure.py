@@ -30,7 +30,8 @@ def test_killing_ds_analysts_mid_answer_gives_an_error_frame_and_a_recorded_fail
         conversation_id, run_id = raw.headers["x-conversation-id"], raw.headers["x-run-id"]
         started = time.monotonic()
         progress: list[str] = []
-        with pytest.raises(openai.APIError) as raised:
+
+        def read_and_kill_the_analysts_midway() -> None:
             for chunk in raw.parse():
                 if not chunk.choices:
                     continue
@@ -38,6 +39,9 @@ def test_killing_ds_analysts_mid_answer_gives_an_error_frame_and_a_recorded_fail
                 progress.append(reasoning)
                 if "sandbox" in reasoning and analysts.returncode is None:
                     os.kill(analysts.pid, signal.SIGKILL)  # mid-analysis, no goodbye
+
+        with pytest.raises(openai.APIError) as raised:
+            read_and_kill_the_analysts_midway()
         assert any("sandbox" in line for line in progress), "the kill came before the analysis"
         assert time.monotonic() - started < 30
         assert raised.value.code == "agent_unavailable", raised.value

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from tests.integration.test_sandbox_gvisor import require_runsc
 
 SCRIPT = """
 import json
+import logging
+from collections.abc import Iterator
 readings = json.load(open("input/readings.json"))
 print(f"{len(readings)} readings")
 json.dump({"total": sum(readings)}, open("output/result.json", "w"))
@@ -23,12 +27,19 @@ open("output/table.csv", "w").write("total\\n%s\\n" % sum(readings))
 @pytest.fixture(autouse=True)
 def environment(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[None]:
+    """The session's root cache, a data directory of the test's own, and the root logger as it
+    was (the command configures logging onto the captured stderr)."""
     require_runsc()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg"))
     monkeypatch.setenv("AETHER_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SANDBOX", "gvisor")
     monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_run_prints_what_the_script_produced_as_json(
@@ -68,7 +79,7 @@ def test_run_reports_a_failing_script_with_its_reason(
 def test_check_prints_one_passing_line_per_check(capsys: pytest.CaptureFixture[str]) -> None:
     status = cli.main(["sandbox", "check"])
 
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = capsys.readouterr().out.splitlines()
     assert status == 0, "\n".join(lines)
     assert lines[0].startswith("      sandbox: gvisor")
     names = [line.split(":", 1)[0] for line in lines[1:]]

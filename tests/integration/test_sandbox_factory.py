@@ -100,8 +100,11 @@ def test_serve_in_production_without_gvisor_stops_with_one_line(
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("SANDBOX_RUNSC", MISSING)
 
+    handlers = logging.getLogger().handlers[:]
+
     assert cli.main(["serve"]) == 2
 
+    logging.getLogger().handlers[:] = handlers
     assert capsys.readouterr().err == (
         f"aether: ENVIRONMENT=production requires gVisor, which is unavailable: {UNAVAILABLE}\n"
     )

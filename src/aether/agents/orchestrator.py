@@ -10,8 +10,11 @@ with the diagnostic analyst, conflicts). See `retry.py` and `synthesis.py` for t
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from aether.agents.contract import (
@@ -31,7 +34,7 @@ from aether.agents.intent import ORDER, SELECT_THRESHOLD, read_intent
 from aether.agents.planning import Clock, plan_analysis
 from aether.agents.retry import Outcome, RetryPolicy, next_attempt
 from aether.agents.synthesis import Synthesis, synthesis
-from aether.analysis.findings import AnalysisParams, AnalystName, Finding
+from aether.analysis.findings import AnalysisDepth, AnalysisParams, AnalystName, Finding
 from aether.analysis.tariff import Tariff
 from aether.llm.offline_writer import write_answer
 
@@ -45,6 +48,30 @@ _AGENT_OF: dict[AnalystName, AgentName] = {
     "diagnostic": AgentName.DIAGNOSTIC_ANALYST,
 }
 ALL_ANALYSTS: list[AnalystName] = list(ORDER)
+
+_DEEP_WORDS = re.compile(
+    r"\b(everything|all of it|in[ -]depth|deep|thorough(ly)?|detailed|full|complete)\b", re.I
+)
+QUICK_MAX_DAYS: Final = 2.0
+DEEP_MIN_DAYS: Final = 31.0
+
+
+def choose_depth(
+    request: AgentRequest, params: AnalysisParams, analysts: list[AnalystName]
+) -> tuple[AnalysisDepth, str]:
+    """The sandbox policy for this question, with the reason: deep when asked for everything or
+    for more than a month, quick for one analyst over a day or two, standard otherwise. A depth
+    the caller set on the analysis parameters is kept."""
+    if request.analysis is not None and "depth" in request.analysis.model_fields_set:
+        return request.analysis.depth, "set by the caller"
+    days = (params.window_end - params.window_start) / timedelta(days=1)
+    if _DEEP_WORDS.search(request.question):
+        return "deep", "the question asks for a full analysis"
+    if days > DEEP_MIN_DAYS:
+        return "deep", f"the window is {days:.0f} days"
+    if len(analysts) == 1 and days <= QUICK_MAX_DAYS:
+        return "quick", f"one analyst over {days:.0f} day(s)"
+    return "standard", f"{len(analysts)} analyst(s) over {days:.0f} day(s)"
 
 
 @dataclass
@@ -96,7 +123,14 @@ class DSOrchestrator:
         if params.tariff is None and self._tariff is not None:
             params = params.model_copy(update={"tariff": self._tariff})
         analysts, planning = self._choose(request)
-        yield planning
+        depth, why = choose_depth(request, params, analysts)
+        params = params.model_copy(update={"depth": depth})
+        yield planning.model_copy(
+            update={
+                "message": f"{planning.message}; depth {depth}: {why}",
+                "data": {**planning.data, "depth": depth, "depth_reason": why},
+            }
+        )
         runs: list[_Run] = []
         for analyst in analysts:
             run = _Run(analyst)

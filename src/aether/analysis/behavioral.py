@@ -172,13 +172,18 @@ class Night:
 
 def nights(ctx: AnalysisContext, line: Timeline) -> list[Night]:
     """Every night fully inside the observed part of the window."""
-    found = []
+    spans = []
     for night in local_window_days(ctx.start_ns, ctx.end_ns, ctx.timezone):
         a, b = (local_time_ns(night, clock_time, ctx.timezone) for clock_time in NIGHT)
         if a >= ctx.start_ns and b <= ctx.horizon_ns:
-            on, known = line.hours(np.array([a, b], dtype=np.int64))
-            found.append(Night(night, a, b, float(on[0]), float(known[0])))
-    return found
+            spans.append((night, a, b))
+    if not spans:
+        return []
+    on, known = line.hours(np.array([x for _, a, b in spans for x in (a, b)], dtype=np.int64))
+    return [
+        Night(night, a, b, float(on[2 * k]), float(known[2 * k]))
+        for k, (night, a, b) in enumerate(spans)
+    ]
 
 
 def night_finding(ctx: AnalysisContext, line: Timeline) -> Finding | None:

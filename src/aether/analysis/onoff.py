@@ -26,18 +26,18 @@ class Timeline:
     switched_on: IntArray
     """Moments (ns) of off -> on transitions inside the window."""
     switched_off: IntArray
+    on_h: FloatArray
+    """Cumulative on-hours at each boundary of `t` (computed once: nights ask 365 times)."""
+    known_h: FloatArray
 
     def hours(self, edges: IntArray) -> tuple[FloatArray, FloatArray]:
         """On-hours and known hours in each bucket between consecutive edges."""
         if len(self.t) < 2:
             zero = np.zeros(max(len(edges) - 1, 0), dtype=np.float64)
             return zero, zero
-        duration = np.diff(self.t).astype(np.float64) / NS_PER_H
         x = (edges - self.t[0]).astype(np.float64)
         xp = (self.t - self.t[0]).astype(np.float64)
-        on = np.concatenate(([0.0], np.cumsum(np.where(self.on, duration, 0.0))))
-        known = np.concatenate(([0.0], np.cumsum(np.where(self.known, duration, 0.0))))
-        return np.diff(np.interp(x, xp, on)), np.diff(np.interp(x, xp, known))
+        return np.diff(np.interp(x, xp, self.on_h)), np.diff(np.interp(x, xp, self.known_h))
 
 
 def timeline(series: EntitySeries, start_ns: int, end_ns: int) -> Timeline:
@@ -50,11 +50,15 @@ def timeline(series: EntitySeries, start_ns: int, end_ns: int) -> Timeline:
     inside = (t[:n] >= start_ns) & (t[:n] < end_ns)
     was_off = np.concatenate(([False], off[:-1])) if n else off
     was_on = np.concatenate(([False], on[:-1])) if n else on
+    duration = np.diff(t).astype(np.float64) / NS_PER_H
+    known = series.known[:n]
     return Timeline(
         entity_id=series.entity_id,
         t=t,
         on=on,
-        known=series.known[:n],
+        known=known,
         switched_on=t[:n][on & was_off & inside],
         switched_off=t[:n][off & was_on & inside],
+        on_h=np.concatenate(([0.0], np.cumsum(np.where(on, duration, 0.0)))),
+        known_h=np.concatenate(([0.0], np.cumsum(np.where(known, duration, 0.0)))),
     )

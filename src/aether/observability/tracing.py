@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Final, Literal, Protocol
 
-from aether.config import Settings
+from aether.config import Role, Settings
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +201,12 @@ def configure_tracing(settings: Settings) -> bool:
     if _state.configured_uri == uri:
         return _state.backend is not None
     _state.configured_uri = uri
-    # Must be set before mlflow creates its tracer provider (at the first span): the batch
-    # processor exports callee spans after `continue_trace` ended, and MLflow then drops them.
-    os.environ["MLFLOW_USE_BATCH_SPAN_PROCESSOR"] = "false"
+    if settings.aether_service is not Role.GATEWAY:
+        # Before mlflow creates its tracer provider (at the first span): a batch processor
+        # exports a callee's spans after `continue_trace` ended, and MLflow then drops them.
+        # The gateway starts every trace (its spans are never a callee's), so it keeps the
+        # batch processor, which sends its spans in a few requests instead of one per span.
+        os.environ["MLFLOW_USE_BATCH_SPAN_PROCESSOR"] = "false"
     # MLflow's usage telemetry would call out to the internet; an operator may opt back in.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Imported here, not at the top: the one place mlflow is loaded, so a process without

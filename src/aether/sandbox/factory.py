@@ -8,6 +8,7 @@ the log and in /health. ENVIRONMENT=production refuses to start without gVisor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -80,6 +81,8 @@ async def probe_gvisor(runsc_binary: str, cache_dir: Path, work_dir: Path) -> GV
             reason = str(exc)
         finally:
             await runner.aclose()
+            with contextlib.suppress(OSError):  # empty unless another process is probing
+                work_dir.rmdir()
     raise SandboxUnavailable(f"runsc cannot run the probe job: {reason}")
 
 
