@@ -3,7 +3,9 @@
 Two monolith gateways run side by side as separate processes on loopback, identical but for
 MLFLOW_TRACKING_URI: one traces every request to a real MLflow server (started here, as in the
 tracing test), the other has tracing off. Rounds alternate between the two, so drift on a shared
-machine hits both alike; the median round of each is compared.
+machine hits both alike; the median round of each is compared. The CPU time each process spent
+per request (from /proc) separates what tracing costs the gateway itself from what the MLflow
+server, which shares this machine's two cores here, spends storing the traces.
 
 - "hello": no analysis; the spans of the request (chat, routing, architect) against the cheapest
   request the gateway serves: the worst case for tracing's share.
@@ -24,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,35 @@ ANALYSIS = {
 }
 # MLflow's usage telemetry stays off: nothing here leaves the machine.
 QUIET_MLFLOW = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+SETTLE_SECONDS = 6.0
+"""After a round: the gateway's batch span processor exports every 5 s."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its reaped children (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def gateway_pid(port: int) -> int:
+    """The process listening on `port` (the gateway started by `server_process`)."""
+    inode = next(
+        line.split()[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+    )
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if f"socket:[{inode}]" in links:
+            return int(pid)
+    raise RuntimeError(f"no process listens on port {port}")
 
 
 @contextmanager
-def mlflow_server(root: Path) -> Iterator[str]:
+def mlflow_server(root: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [
         str(Path(python()).parent / "mlflow"),
@@ -68,44 +96,69 @@ def mlflow_server(root: Path) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the MLflow server did not start")
             time.sleep(0.2)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=15)
 
 
+@dataclass
+class Rounds:
+    results: dict[str, list[LoadResult]]
+    cpu_ms: dict[str, list[float]]
+    """CPU milliseconds per request: each gateway's, and the MLflow server's in "tracing on"
+    rounds (its backlog drained before the next round starts)."""
+
+
 async def rounds(
-    urls: dict[str, str], body: dict[str, Any], args: argparse.Namespace, requests: int
-) -> dict[str, list[LoadResult]]:
-    results: dict[str, list[LoadResult]] = {label: [] for label in urls}
+    urls: dict[str, str],
+    pids: dict[str, int],
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    requests: int,
+) -> Rounds:
+    measured = Rounds({label: [] for label in urls}, {label: [] for label in pids})
     for url in urls.values():  # warm-up: imports, first trace, connection pools
         await run_load("warm-up", url, body, requests=20, concurrency=args.concurrency)
     for _ in range(args.rounds):
         for label, url in urls.items():
-            results[label].append(
-                await run_load(label, url, body, requests=requests, concurrency=args.concurrency)
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            result = await run_load(
+                label, url, body, requests=requests, concurrency=args.concurrency
             )
-    return results
+            await asyncio.sleep(SETTLE_SECONDS)  # let the span export and the server catch up
+            measured.results[label].append(result)
+            for name in (label, "MLflow server") if label == "tracing on" else (label,):
+                spent = cpu_seconds(pids[name]) - before[name]
+                measured.cpu_ms[name].append(spent * 1000 / requests)
+    return measured
 
 
-def report(title: str, results: dict[str, list[LoadResult]]) -> None:
+def report(title: str, measured: Rounds) -> None:
     print(title)
     median_of: dict[str, float] = {}
-    for label, runs in results.items():
+    for label, runs in measured.results.items():
         median_of[label] = statistics.median(run.throughput for run in runs)
         errors = sum(run.errors for run in runs)
         p50 = statistics.median(run.percentile(0.5) for run in runs) * 1000
         per_round = ", ".join(f"{run.throughput:.1f}" for run in runs)
+        cpu = statistics.median(measured.cpu_ms[label])
         print(
             f"  {label:<12} {median_of[label]:8.1f} req/s (rounds: {per_round})"
-            f"   p50 {p50:7.1f} ms   errors {errors}"
+            f"   p50 {p50:7.1f} ms   gateway CPU {cpu:5.2f} ms/request   errors {errors}"
         )
+    server = statistics.median(measured.cpu_ms["MLflow server"])
+    print(f"  MLflow server CPU while tracing: {server:5.2f} ms/request")
     ratio = median_of["tracing off"] / median_of["tracing on"]
-    print(f"  tracing on is {ratio:.2f}x slower (target: at most 1.20x)")
+    off, on = (statistics.median(measured.cpu_ms[label]) for label in measured.results)
+    print(
+        f"  tracing on is {ratio:.2f}x slower in throughput (target: at most 1.20x); "
+        f"gateway CPU per request {on / off:.2f}x"
+    )
 
 
 async def measure(args: argparse.Namespace, root: Path) -> None:
-    with mlflow_server(data_dir(root, "mlflow")) as tracking_uri:
+    with mlflow_server(data_dir(root, "mlflow")) as (tracking_uri, server_pid):
         ports = {"tracing off": free_port(), "tracing on": free_port()}
         env = {
             label: {
@@ -124,8 +177,10 @@ async def measure(args: argparse.Namespace, root: Path) -> None:
             server_process(command, env["tracing on"], f"{urls['tracing on']}/ready"),
         ):
             endpoints = {label: f"{url}/api/v1/chat/completions" for label, url in urls.items()}
-            hello = await rounds(endpoints, HELLO, args, args.requests)
-            analysis = await rounds(endpoints, ANALYSIS, args, args.analysis_requests)
+            pids = {label: gateway_pid(port) for label, port in ports.items()}
+            pids["MLflow server"] = server_pid
+            hello = await rounds(endpoints, pids, HELLO, args, args.requests)
+            analysis = await rounds(endpoints, pids, ANALYSIS, args, args.analysis_requests)
     report(f'"hello", {args.requests} requests per round, {args.concurrency} in flight', hello)
     report(
         f"energy question (sandboxed analysis), {args.analysis_requests} requests per round, "

@@ -1,9 +1,10 @@
 """The contract between agents and their callers: requests, the events an agent streams back, and
 the two protocols (`Agent` is what an agent implements, `AgentClient` is how anyone calls one).
 
-The event types map one-to-one onto A2A (status -> TaskStatusUpdateEvent, text/findings ->
-TaskArtifactUpdateEvent, final/error -> terminal task states), so a call that crosses the network
-loses nothing. Agents never know whether their caller is in the same process.
+The event types map one-to-one onto A2A (status -> TaskStatusUpdateEvent, text/findings/
+proposals -> TaskArtifactUpdateEvent, final/error -> terminal task states, input required -> the
+interrupted INPUT_REQUIRED state), so a call that crosses the network loses nothing. Agents never
+know whether their caller is in the same process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from aether.agents.proposals.model import ProposalBrief, ProposalDraft, ResumeInput
 from aether.analysis.findings import AnalysisParams, AnalystName, Finding
 
 
@@ -63,6 +65,12 @@ class AgentRequest(BaseModel):
     analysis: AnalysisParams | None = None
     analysts: list[AnalystName] | None = None
     """For the orchestrator: which analysts to run; None lets it decide."""
+    resume: ResumeInput | None = None
+    """Set when this call answers the question a task of this agent asked (InputRequiredEvent):
+    the call continues that task, and carries the user's answer as the caller applied it."""
+    proposals: list[ProposalBrief] = Field(default_factory=list)
+    """Proposals the conversation already has that are still waiting for a decision, so the
+    architect can act on "apply it"."""
 
 
 class Stage(StrEnum):
@@ -75,6 +83,7 @@ class Stage(StrEnum):
     SANDBOX_JOB = "sandbox_job"
     DATA_LOADED = "data_loaded"
     WRITING = "writing"
+    PROPOSING = "proposing"
 
 
 class StatusEvent(BaseModel):
@@ -120,6 +129,32 @@ class FinalEvent(BaseModel):
     text: str
 
 
+class ProposalEvent(BaseModel):
+    """A drafted, validated proposal (an automation that waits for a person's approval); the
+    gateway stores it as `proposed`."""
+
+    type: Literal["proposal"] = "proposal"
+    agent: AgentName
+    proposal: ProposalDraft
+
+
+class InputRequiredEvent(BaseModel):
+    """The agent cannot go on without an answer from the user: the call ends here, and the task
+    waits (A2A: TASK_STATE_INPUT_REQUIRED) until a call with `AgentRequest.resume` continues it.
+
+    `task_id` and `context_id` name the waiting task: the A2A layer sets them; in process, the
+    caller that keeps the waiting task (the gateway) assigns them."""
+
+    type: Literal["input_required"] = "input_required"
+    agent: AgentName
+    question: str
+    """What the user is asked, with how to answer; shown to them as the answer text."""
+    proposal_ids: list[str] = Field(default_factory=list)
+    """The proposals the question is about."""
+    task_id: str | None = None
+    context_id: str | None = None
+
+
 class ErrorEvent(BaseModel):
     """The agent failed; nothing follows. `code` is stable, `message` is safe to show a user."""
 
@@ -130,10 +165,22 @@ class ErrorEvent(BaseModel):
 
 
 AgentEvent = Annotated[
-    StatusEvent | TextDelta | FindingsEvent | UsageEvent | FinalEvent | ErrorEvent,
+    StatusEvent
+    | TextDelta
+    | FindingsEvent
+    | UsageEvent
+    | ProposalEvent
+    | InputRequiredEvent
+    | FinalEvent
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 agent_event_adapter: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
+
+
+def ends_call(event: AgentEvent) -> bool:
+    """The last event of a call: the agent finished (final, error) or waits for input."""
+    return isinstance(event, FinalEvent | ErrorEvent | InputRequiredEvent)
 
 
 class Agent(Protocol):

@@ -14,6 +14,7 @@ from aether import __version__
 from aether.agents.planning import Clock, utc_now
 from aether.config import Role, Settings
 from aether.gateway import (
+    api_artifacts,
     api_chat,
     api_conversations,
     api_feedback,
@@ -79,5 +80,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     install_error_handlers(app)
     for module in (api_health, api_models, api_chat, api_conversations, api_runs, api_feedback):
         app.include_router(module.router)
+    app.include_router(api_artifacts.router)
     a2a.install(app)
     return app

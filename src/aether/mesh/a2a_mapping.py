@@ -12,6 +12,10 @@ part tagged with Aether's media type:
 |                | `append` after the first chunk, the agent in the artifact's metadata;         |
 |                | consecutive deltas of one agent encoded together share one event              |
 | FindingsEvent  | TaskArtifactUpdateEvent, a new `findings` artifact holding the event data part |
+| ProposalEvent  | TaskArtifactUpdateEvent, a new `proposal` artifact: its title as text + event |
+|                | data part                                                                    |
+| InputRequired- | TaskStatusUpdateEvent INPUT_REQUIRED (the task waits; the call ends); status |
+| Event          | message: the question + event data part, stamped with the task's ids         |
 | FinalEvent     | TaskStatusUpdateEvent COMPLETED; status message: answer text + event data    |
 | ErrorEvent     | TaskStatusUpdateEvent FAILED (REJECTED for a request the service cannot take, |
 |                | CANCELED after CancelTask); status message: error text + event data part     |
@@ -21,7 +25,9 @@ call an agent with text alone) and, from Aether callers, the whole AgentRequest 
 part. A plain-text message to `ds-analysts` picks its analyst from the message's or request's
 metadata (`agent` or `skill`: `energy-analyst`, `behavioral-analyst`, `diagnostic-analyst`, or
 just `energy`, `behavioral`, `diagnostic`); without one, from the question's words as the
-orchestrator would, and the energy analyst when the words name no analysis.
+orchestrator would, and the energy analyst when the words name no analysis. A request that
+answers a question (`AgentRequest.resume`) is sent on the waiting task: the message carries its
+task and context ids, so the SDK continues that task instead of starting one.
 
 A data part stores numbers as doubles (google.protobuf.Value); decoding turns whole numbers back
 into ints, which restores every typed field exactly (pydantic makes floats of float fields again)
@@ -58,11 +64,14 @@ from aether.agents.contract import (
     ErrorEvent,
     FinalEvent,
     FindingsEvent,
+    InputRequiredEvent,
+    ProposalEvent,
     ServiceName,
     StatusEvent,
     TextDelta,
     UsageEvent,
     agent_event_adapter,
+    ends_call,
     service_of,
 )
 from aether.agents.intent import read_intent
@@ -71,6 +80,7 @@ EVENT_MEDIA_TYPE = "application/vnd.aether.agent-event+json"
 REQUEST_MEDIA_TYPE = "application/vnd.aether.agent-request+json"
 ANSWER_ARTIFACT = "answer"
 FINDINGS_ARTIFACT = "findings"
+PROPOSAL_ARTIFACT = "proposal"
 AGENT_METADATA = "agent"
 RUN_ID_METADATA = "run_id"
 SKILL_METADATA = "skill"
@@ -86,7 +96,7 @@ class RequestMappingError(ValueError):
 
 
 def request_to_message(request: AgentRequest) -> Message:
-    return Message(
+    message = Message(
         message_id=str(uuid.uuid4()),
         role=Role.ROLE_USER,
         parts=[
@@ -95,6 +105,10 @@ def request_to_message(request: AgentRequest) -> Message:
         ],
         metadata={RUN_ID_METADATA: request.run_id, AGENT_METADATA: request.agent.value},
     )
+    if request.resume is not None:
+        message.task_id = request.resume.task_id
+        message.context_id = request.resume.context_id
+    return message
 
 
 def request_from_message(
@@ -161,6 +175,7 @@ class EventEncoder:
         self.context_id = context_id
         self._answer_started = False
         self._findings = 0
+        self._proposals = 0
 
     def encode(self, event: AgentEvent) -> A2AEvent:
         if isinstance(event, TextDelta):
@@ -176,6 +191,22 @@ class EventEncoder:
                 ),
                 append=False,
             )
+        if isinstance(event, ProposalEvent):
+            self._proposals += 1
+            return self._artifact(
+                Artifact(
+                    artifact_id=f"{PROPOSAL_ARTIFACT}-{self._proposals}",
+                    name=PROPOSAL_ARTIFACT,
+                    description=f"Proposal {event.proposal.id}: {event.proposal.title}",
+                    parts=[new_text_part(event.proposal.title, "text/plain"), _event_part(event)],
+                ),
+                append=False,
+            )
+        if isinstance(event, InputRequiredEvent):
+            waiting = event.model_copy(
+                update={"task_id": self.task_id, "context_id": self.context_id}
+            )
+            return self._status(TaskState.TASK_STATE_INPUT_REQUIRED, event.question, waiting)
         if isinstance(event, StatusEvent):
             return self._status(TaskState.TASK_STATE_WORKING, event.message, event)
         if isinstance(event, UsageEvent):
@@ -269,6 +300,7 @@ class EventDecoder:
         self._agent = agent
         self._text: list[str] = []
         self.task_id: str | None = None
+        self.context_id: str | None = None
 
     def decode(self, response: StreamResponse) -> list[AgentEvent]:
         if response.HasField("artifact_update"):
@@ -276,9 +308,11 @@ class EventDecoder:
             return self._artifact(response.artifact_update.artifact)
         if response.HasField("status_update"):
             self.task_id = response.status_update.task_id or self.task_id
+            self.context_id = response.status_update.context_id or self.context_id
             return self._status(response.status_update.status)
         if response.HasField("task"):
             self.task_id = response.task.id
+            self.context_id = response.task.context_id or self.context_id
             return self._task(response.task)
         if response.HasField("message"):
             return self._message(response.message)
@@ -302,6 +336,15 @@ class EventDecoder:
         text = "".join(part.text for part in status.message.parts if part.HasField("text"))
         if status.state == TaskState.TASK_STATE_COMPLETED:
             return [FinalEvent(agent=self._agent, text=text or "".join(self._text))]
+        if status.state == TaskState.TASK_STATE_INPUT_REQUIRED and text:
+            return [
+                InputRequiredEvent(
+                    agent=self._agent,
+                    question=text,
+                    task_id=self.task_id,
+                    context_id=self.context_id,
+                )
+            ]
         failure = _FOREIGN_FAILURES.get(status.state)
         if failure is None:
             return []
@@ -325,7 +368,9 @@ class EventDecoder:
 
 
 def is_terminal(event: AgentEvent) -> bool:
-    return isinstance(event, FinalEvent | ErrorEvent)
+    """The event ends the call: the task completed or failed, or it waits for input (its
+    executor has returned; the task goes on when a message answers it)."""
+    return ends_call(event)
 
 
 # --- parts ----------------------------------------------------------------------------------

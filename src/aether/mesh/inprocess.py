@@ -18,6 +18,8 @@ from aether.agents.contract import (
     ErrorEvent,
     FinalEvent,
     FindingsEvent,
+    InputRequiredEvent,
+    ends_call,
 )
 from aether.observability import tracing
 
@@ -25,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class InProcessAgentClient:
-    """Calls an agent in this process. An agent that raises, or stops without a final event,
-    still gives its caller a terminal ErrorEvent, exactly as a broken remote agent would."""
+    """Calls an agent in this process. An agent that raises, or stops without a final event (or
+    a question for the user), still gives its caller a terminal ErrorEvent, exactly as a broken
+    remote agent would."""
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent
@@ -47,7 +50,7 @@ class InProcessAgentClient:
         try:
             async with aclosing(self._agent.stream(request)) as events:
                 async for event in events:
-                    terminal = isinstance(event, FinalEvent | ErrorEvent)
+                    terminal = ends_call(event)
                     yield event
         except Exception as exc:
             log.exception("agent %s failed on run %s", request.agent.value, request.run_id)
@@ -73,6 +76,8 @@ def _observe(span: tracing.Span, event: AgentEvent) -> None:
         )
     elif isinstance(event, FinalEvent):
         span.set_outputs(event.text)
+    elif isinstance(event, InputRequiredEvent):
+        span.set_outputs({"input_required": event.question, "proposals": event.proposal_ids})
     elif isinstance(event, ErrorEvent):
         span.set_attributes({"aether.error_code": event.code})
         span.fail(event.message)

@@ -64,7 +64,7 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
         if ServiceName.DS_ANALYSTS in hosted:
             source = await stack.enter_async_context(open_source(settings, clock))
             timezone = await source_timezone(source, settings)
-            sandbox = await stack.enter_async_context(open_runner(settings))
+            sandbox = await stack.enter_async_context(open_runner(settings, store.artifacts))
             sandbox_description = sandbox.description
             # Every job traced and counted, whichever isolation runs it.
             runner = TracingRunner(sandbox)

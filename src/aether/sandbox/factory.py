@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from aether.config import Environment, SandboxMode, Settings
+from aether.sandbox.artifacts import ArtifactSink
 from aether.sandbox.gvisor_runner import GVisorRunner
 from aether.sandbox.jobs import SandboxError, SandboxUnavailable
 from aether.sandbox.policy import Policies
@@ -40,6 +41,12 @@ class GVisorSetup:
     root: Path
     cgroups: bool
     version: str
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """The probe's directory, unless another process is probing in it too."""
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def sandbox_dir(settings: Settings) -> Path:
@@ -81,8 +88,7 @@ async def probe_gvisor(runsc_binary: str, cache_dir: Path, work_dir: Path) -> GV
             reason = str(exc)
         finally:
             await runner.aclose()
-            with contextlib.suppress(OSError):  # empty unless another process is probing
-                work_dir.rmdir()
+            await asyncio.to_thread(_remove_if_empty, work_dir)
     raise SandboxUnavailable(f"runsc cannot run the probe job: {reason}")
 
 
@@ -118,9 +124,10 @@ async def require_gvisor(settings: Settings) -> GVisorSetup:
 
 
 async def create_runner(
-    settings: Settings, policies: Policies | None = None
+    settings: Settings, policies: Policies | None = None, artifacts: ArtifactSink | None = None
 ) -> GVisorRunner | SubprocessRunner:
-    """The runner the settings ask for; `policies` replace the ones scaled from the settings."""
+    """The runner the settings ask for; `policies` replace the ones scaled from the settings,
+    `artifacts` (the store) receives the tables and charts of analysis jobs."""
     policies = policies or policies_of(settings)
     work_dir = sandbox_dir(settings)
     if gvisor_required(settings):
@@ -128,7 +135,10 @@ async def create_runner(
     elif settings.sandbox is SandboxMode.PROCESS:
         log.warning("SANDBOX=process: analysis jobs run as plain subprocesses, not in gVisor")
         return SubprocessRunner(
-            work_dir=work_dir, policies=policies, description="subprocess (SANDBOX=process)"
+            work_dir=work_dir,
+            policies=policies,
+            description="subprocess (SANDBOX=process)",
+            artifacts=artifacts,
         )
     else:
         try:
@@ -136,7 +146,7 @@ async def create_runner(
                 settings.sandbox_runsc, root_cache(settings), work_dir / "probe"
             )
         except SandboxUnavailable as exc:
-            return _fallback(work_dir, policies, str(exc))
+            return _fallback(work_dir, policies, str(exc), artifacts)
     log.info("analysis jobs run in gVisor (runsc %s), root %s", setup.version, setup.root)
     return GVisorRunner(
         settings.sandbox_runsc,
@@ -146,10 +156,13 @@ async def create_runner(
         pool_size=settings.sandbox_pool_size,
         cgroups=setup.cgroups,
         version=setup.version,
+        artifacts=artifacts,
     )
 
 
-def _fallback(work_dir: Path, policies: Policies, reason: str) -> SubprocessRunner:
+def _fallback(
+    work_dir: Path, policies: Policies, reason: str, artifacts: ArtifactSink | None
+) -> SubprocessRunner:
     log.warning(
         "gVisor is unavailable (%s): analysis jobs run as plain subprocesses "
         "(rlimits, timeout, scrubbed environment), not in gVisor",
@@ -159,13 +172,16 @@ def _fallback(work_dir: Path, policies: Policies, reason: str) -> SubprocessRunn
         work_dir=work_dir,
         policies=policies,
         description=f"subprocess (gVisor unavailable: {reason})",
+        artifacts=artifacts,
     )
 
 
 @asynccontextmanager
-async def open_runner(settings: Settings) -> AsyncIterator[SandboxRunner]:
+async def open_runner(
+    settings: Settings, artifacts: ArtifactSink | None = None
+) -> AsyncIterator[SandboxRunner]:
     """The started runner (its warm pool filling), closed and drained on exit."""
-    runner = await create_runner(settings)
+    runner = await create_runner(settings, artifacts=artifacts)
     await runner.start()
     try:
         yield runner

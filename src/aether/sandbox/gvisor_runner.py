@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from aether.sandbox.artifacts import ArtifactSink, keep_artifacts, link_artifacts
 from aether.sandbox.container import Launch, Sandbox
 from aether.sandbox.jobfiles import collect_result, write_inputs
 from aether.sandbox.jobs import AnalysisJob, JobOutcome
@@ -44,9 +45,12 @@ class GVisorRunner:
         pool_size: int = 0,
         cgroups: bool = False,
         version: str = "",
+        artifacts: ArtifactSink | None = None,
     ) -> None:
-        """`work_dir` holds one directory per service process (`<pid>/jobs`, `<pid>/state`)."""
+        """`work_dir` holds one directory per service process (`<pid>/jobs`, `<pid>/state`);
+        `artifacts` receives the tables and charts of analysis jobs."""
         self.work_dir = work_dir
+        self.artifacts = artifacts
         self.policies = policies
         process_dir = work_dir / str(os.getpid())
         self.runsc = Runsc.locate(runsc_binary, process_dir / "state")
@@ -87,20 +91,31 @@ class GVisorRunner:
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         policy = self.policies.for_depth(job.params.depth)
-        result, seconds = await self._run(
-            policy,
-            "analysis",
-            lambda sandbox: asyncio.to_thread(write_inputs, job, sandbox.job_dir),
-            lambda sandbox, status, _: asyncio.to_thread(
+
+        async def collect(sandbox: Sandbox, status: int, _: float) -> JobOutcome:
+            result = await asyncio.to_thread(
                 collect_result,
                 sandbox.job_dir,
                 status,
                 job.analyst,
                 policy.max_result_bytes,
                 policy,
-            ),
+            )
+            refs = await keep_artifacts(sandbox.job_dir.output, self.artifacts)
+            return JobOutcome(
+                result=link_artifacts(result, refs),
+                duration_seconds=0,
+                runner=self.name,
+                artifacts=refs,
+            )
+
+        outcome, seconds = await self._run(
+            policy,
+            "analysis",
+            lambda sandbox: asyncio.to_thread(write_inputs, job, sandbox.job_dir),
+            collect,
         )
-        return JobOutcome(result=result, duration_seconds=seconds, runner=self.name)
+        return outcome.model_copy(update={"duration_seconds": seconds})
 
     async def run_script(self, job: ScriptJob) -> ScriptOutcome:
         policy = self.policies.for_depth(job.depth)

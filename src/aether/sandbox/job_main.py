@@ -6,10 +6,13 @@ so this module imports nothing else. Usage: `python -I -m aether.sandbox.job_mai
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -19,6 +22,9 @@ from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
 from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
 from aether.sandbox.layout import JobDir, JobError
+
+METRICS_FILE: Final = "metrics.csv"
+METRICS_COLUMNS: Final = ("finding", "title", "metric", "value", "unit", "entity_id", "at")
 
 _ANALYST: TypeAdapter[AnalystName] = TypeAdapter(AnalystName)
 _ENTITIES: TypeAdapter[dict[str, EntityMeta]] = TypeAdapter(dict[str, EntityMeta])
@@ -37,6 +43,28 @@ def run_job(job_dir: JobDir) -> AnalysisResult:
     return run_analysis(analyst, read_frame(job_dir.frame), entities, params)
 
 
+def metrics_table(result: AnalysisResult) -> str:
+    """Every metric of the result as CSV, one row each, for users who want the numbers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(METRICS_COLUMNS)
+    for finding in result.findings:
+        for metric in finding.metrics:
+            at = metric.at.isoformat() if metric.at else ""
+            writer.writerow(
+                [
+                    finding.kind,
+                    finding.title,
+                    metric.name,
+                    metric.value,
+                    metric.unit,
+                    metric.entity_id or "",
+                    at,
+                ]
+            )
+    return buffer.getvalue()
+
+
 def write_atomically(path: Path, text: str) -> None:
     """The runner must never read a half-written file, even when the job is killed mid-write."""
     partial = path.with_name(path.name + ".partial")
@@ -50,7 +78,10 @@ def main(argv: list[str]) -> int:
         return 2
     job_dir = JobDir(Path(argv[0]))
     try:
-        write_atomically(job_dir.result, run_job(job_dir).model_dump_json())
+        result = run_job(job_dir)
+        if any(finding.metrics for finding in result.findings):
+            write_atomically(job_dir.output / METRICS_FILE, metrics_table(result))
+        write_atomically(job_dir.result, result.model_dump_json())
     except Exception as exc:
         traceback.print_exc()
         write_atomically(job_dir.error, JobError.from_exception(exc).model_dump_json())

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
 from aether.analysis.schema import COLUMNS, EntityMeta
+from aether.store.artifacts import ArtifactRef
 
 
 class AnalysisJob(BaseModel):
@@ -37,6 +38,8 @@ class JobOutcome(BaseModel):
     """Wall-clock time of the job process, from start to exit."""
     runner: str
     """Name of the runner that ran the job, so callers can report the isolation that applied."""
+    artifacts: list[ArtifactRef] = Field(default_factory=list)
+    """The job's stored tables and charts (linked from its findings); none without a store."""
 
 
 class SandboxError(Exception):

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
+from aether.sandbox.artifacts import ArtifactSink, keep_artifacts, link_artifacts
 from aether.sandbox.jobfiles import collect_result, write_inputs
 from aether.sandbox.jobs import AnalysisJob, JobOutcome, SandboxLimitExceeded, SandboxTimeout
 from aether.sandbox.layout import JOB_MODULE, SCRIPT_MODULE, JobDir
@@ -40,8 +41,11 @@ class SubprocessRunner:
         max_result_bytes: int = MAX_RESULT_BYTES,
         policies: Policies | None = None,
         description: str = "subprocess",
+        artifacts: ArtifactSink | None = None,
     ) -> None:
-        """`policies` default to ones scaled from `timeout_seconds` and `memory_limit_mb`."""
+        """`policies` default to ones scaled from `timeout_seconds` and `memory_limit_mb`;
+        `artifacts` receives the tables and charts of analysis jobs."""
+        self.artifacts = artifacts
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
         self.work_dir = work_dir
@@ -60,22 +64,31 @@ class SubprocessRunner:
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         policy = self.policies.for_depth(job.params.depth)
-        process, result = await self._run(
-            JOB_MODULE,
-            policy,
-            lambda job_dir: asyncio.to_thread(write_inputs, job, job_dir),
-            lambda job_dir, process: asyncio.to_thread(
+
+        async def collect(job_dir: JobDir, process: ProcessResult) -> JobOutcome:
+            result = await asyncio.to_thread(
                 collect_result,
                 job_dir,
                 process.returncode,
                 job.analyst,
                 self.max_result_bytes,
                 policy,
-            ),
+            )
+            refs = await keep_artifacts(job_dir.output, self.artifacts)
+            return JobOutcome(
+                result=link_artifacts(result, refs),
+                duration_seconds=process.duration_seconds,
+                runner=self.name,
+                artifacts=refs,
+            )
+
+        _, outcome = await self._run(
+            JOB_MODULE,
+            policy,
+            lambda job_dir: asyncio.to_thread(write_inputs, job, job_dir),
+            collect,
         )
-        return JobOutcome(
-            result=result, duration_seconds=process.duration_seconds, runner=self.name
-        )
+        return outcome
 
     async def run_script(self, job: ScriptJob) -> ScriptOutcome:
         policy = self.policies.for_depth(job.depth)

@@ -18,6 +18,9 @@ from aether.store.facade import Store
 # Imported here so its table is on the models' metadata whenever the store is used.
 from aether.store.feedback import Feedback, FeedbackRepository, Rating
 from aether.store.migrate import upgrade_database, upgrade_database_sync
+
+# The same for the proposals' tables.
+from aether.store.proposals import ProposalRepository
 from aether.store.records import (
     Conversation,
     FinishedTurn,
@@ -45,6 +48,7 @@ __all__ = [
     "MessageStatus",
     "NotFoundError",
     "OpenedTurn",
+    "ProposalRepository",
     "Rating",
     "Run",
     "RunEvent",

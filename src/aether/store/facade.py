@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import URL, Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aether.store.artifacts import ArtifactRepository
 from aether.store.conversations import ConversationRepository
 from aether.store.db import create_engine, database_for
 from aether.store.migrate import upgrade_database
@@ -21,6 +22,7 @@ class Store:
         self.conversations = ConversationRepository(self.database)
         self.runs = RunRepository(self.database)
         self.turns = TurnRepository(self.database)
+        self.artifacts = ArtifactRepository(self.database)
 
     @classmethod
     async def open(cls, url: str | URL, *, migrate: bool = True) -> Store:
