@@ -46,9 +46,21 @@ SETTLE_SECONDS = 6.0
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its reaped children (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time of a process and all its descendants (Linux /proc): the
+    MLflow server does its work in worker processes of its own."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))
+    total, parents = 0.0, {pid}
+    for child, (parent, ticks) in sorted(stats.items()):
+        if child == pid or parent in parents:
+            parents.add(child)
+            total += ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def gateway_pid(port: int) -> int:
@@ -140,7 +152,7 @@ def report(title: str, measured: Rounds) -> None:
     for label, runs in measured.results.items():
         median_of[label] = statistics.median(run.throughput for run in runs)
         errors = sum(run.errors for run in runs)
-        p50 = statistics.median(run.percentile(0.5) for run in runs) * 1000
+        p50 = statistics.median(run.percentile(0.5) for run in runs if run.latencies) * 1000
         per_round = ", ".join(f"{run.throughput:.1f}" for run in runs)
         cpu = statistics.median(measured.cpu_ms[label])
         print(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import uvicorn
 from fastapi import FastAPI
 
-from aether import __version__
+from aether import __version__, proposals_cli
 from aether.agents.contract import ServiceName
 from aether.config import DEFAULT_PORTS, Role, Settings, SettingsError, load_settings
 from aether.data import cli as data_cli
@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return data_cli.run_command(args, settings)
     if command == "sandbox":
         return sandbox_cli.main(args, settings)
+    if command == proposals_cli.COMMAND:
+        return proposals_cli.run_command(args, settings)
     parser.print_help()
     return 2
 
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply the database migrations and exit")
     data_cli.add_commands(commands)
     sandbox_cli.add_parser(commands)
+    proposals_cli.add_commands(commands)
     return parser
 
 

@@ -18,8 +18,19 @@ What it implements, with HA's semantics (homeassistant/components/history and re
   statistics are never purged). Times are epoch milliseconds, or ISO strings with
   `iso_statistics_times` as HA sent them before 2022.12.
 
+- the automation editor's config API (homeassistant/components/config/automation.py, view.py):
+  `GET /api/config/automation/config/<id>` (404 `Resource not found`), `POST` to create or
+  replace (body validated: a mapping with `triggers` and `actions`, or their old singular
+  spellings, else 400 `Message malformed: ...`; stored with `id` first, as HA writes
+  automations.yaml; answers `{"result": "ok"}`, then reloads that automation, as HA's
+  post-write hook does), `DELETE` (400 `Resource not found` for an unknown id, else removes and
+  reloads); `POST /api/services/automation/reload` reloads them all and answers the list of
+  changed states. Loaded automations are entities `automation.<slug of the alias>` in
+  `/api/states`, with their config `id` among the attributes.
+
 Knobs for failure tests: `delay_seconds` (every answer waits; provokes client timeouts).
-Every REST path and WebSocket command is recorded in `requests`.
+Every REST path and WebSocket command is recorded in `requests`; every call of the config and
+services APIs also in `config_requests` as `METHOD path`.
 
     fake = FakeHomeAssistant(household, now=NOW)
     with running_fake_home_assistant(fake) as url:
@@ -29,6 +40,7 @@ Every REST path and WebSocket command is recorded in `requests`.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +70,17 @@ METER_CLASSES: Final = frozenset({"total", "total_increasing"})
 ALL_STATISTIC_TYPES: Final = ("change", "last_reset", "max", "mean", "min", "state", "sum")
 NS_PER_HOUR: Final = 3_600_000_000_000
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+AUTOMATION_KEY_ORDER: Final = (
+    "alias",
+    "description",
+    "triggers",
+    "trigger",
+    "conditions",
+    "condition",
+    "actions",
+    "action",
+)
+"""HA's `EditAutomationConfigView._write_value` writes `id`, then these, then the rest."""
 
 
 def iso(ns: int) -> str:
@@ -115,6 +138,12 @@ class FakeHomeAssistant:
     iso_statistics_times: bool = False
     delay_seconds: float = 0.0
     requests: list[str] = field(default_factory=list)
+    config_requests: list[str] = field(default_factory=list)
+    automations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """automations.yaml: the stored configurations by id."""
+    loaded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What the automation integration runs: the configurations as of the last reload."""
+    reloads: int = 0
     recorded: dict[str, Recorded] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -231,6 +260,43 @@ class FakeHomeAssistant:
                 items.append({"state": state, "last_changed": iso(updated)})
                 previous = state
         return items
+
+    # --- automations ----------------------------------------------------------------------
+
+    def save_automation(self, config_id: str, config: dict[str, Any]) -> None:
+        """Store as HA does: `id` first, then the known keys in order, then the rest."""
+        stored: dict[str, Any] = {"id": config_id}
+        stored.update({key: config[key] for key in AUTOMATION_KEY_ORDER if key in config})
+        stored.update({key: value for key, value in config.items() if key != "id"})
+        self.automations[config_id] = stored
+
+    def reload_automations(self) -> list[dict[str, Any]]:
+        """Load every stored automation; the states of those that changed."""
+        self.reloads += 1
+        before = self.loaded
+        self.loaded = {key: dict(value) for key, value in self.automations.items()}
+        changed = [key for key in self.loaded if before.get(key) != self.loaded[key]]
+        return [self.automation_state(key) for key in changed]
+
+    def automation_state(self, config_id: str) -> dict[str, Any]:
+        config = self.loaded[config_id]
+        alias = str(config.get("alias") or config_id)
+        stamp = iso(self.now_ns)
+        return {
+            "entity_id": "automation." + (re.sub(r"[^a-z0-9]+", "_", alias.lower()).strip("_")),
+            "state": "on",
+            "attributes": {
+                "id": config_id,
+                "friendly_name": alias,
+                "last_triggered": None,
+                "mode": config.get("mode", "single"),
+                "current": 0,
+            },
+            "last_changed": stamp,
+            "last_reported": stamp,
+            "last_updated": stamp,
+            "context": {"id": f"ctx-automation-{config_id}", "parent_id": None, "user_id": None},
+        }
 
     # --- long-term statistics --------------------------------------------------------------
 
@@ -382,7 +448,43 @@ class FakeHomeAssistant:
 
         @app.get("/api/states")
         async def states() -> list[dict[str, Any]]:
-            return [fake.current_state(entity_id) for entity_id in fake.recorded]
+            automations = [fake.automation_state(config_id) for config_id in fake.loaded]
+            return [fake.current_state(entity_id) for entity_id in fake.recorded] + automations
+
+        @app.get("/api/config/automation/config/{config_id}")
+        async def automation_config(config_id: str) -> Response:
+            fake.config_requests.append(f"GET {config_id}")
+            if config_id not in fake.automations:
+                return JSONResponse({"message": "Resource not found"}, status_code=404)
+            return JSONResponse(fake.automations[config_id])
+
+        @app.post("/api/config/automation/config/{config_id}")
+        async def save_automation(config_id: str, request: Request) -> Response:
+            fake.config_requests.append(f"POST {config_id}")
+            try:
+                body = await request.json()
+            except ValueError:
+                return JSONResponse({"message": "Invalid JSON specified"}, status_code=400)
+            problem = malformed(body)
+            if problem is not None:
+                return JSONResponse({"message": f"Message malformed: {problem}"}, status_code=400)
+            fake.save_automation(config_id, body)
+            fake.reload_automations()
+            return JSONResponse({"result": "ok"})
+
+        @app.delete("/api/config/automation/config/{config_id}")
+        async def delete_automation(config_id: str) -> Response:
+            fake.config_requests.append(f"DELETE {config_id}")
+            if config_id not in fake.automations:
+                return JSONResponse({"message": "Resource not found"}, status_code=400)
+            del fake.automations[config_id]
+            fake.reload_automations()
+            return JSONResponse({"result": "ok"})
+
+        @app.post("/api/services/automation/reload")
+        async def reload_automations() -> list[dict[str, Any]]:
+            fake.config_requests.append("POST automation.reload")
+            return fake.reload_automations()
 
         @app.get("/api/states/{entity_id}")
         async def state(entity_id: str) -> Response:
@@ -480,6 +582,19 @@ class FakeHomeAssistant:
             ids = list(message.get("statistic_ids") or self.statistic_ids())
             return result(message_id, self.statistics(to_ns(start), to_ns(end), ids, types))
         return error(message_id, "unknown_command", "Unknown command.")
+
+
+def malformed(body: object) -> str | None:
+    """What HA's automation schema says about a config body, or None if it passes."""
+    if not isinstance(body, dict):
+        return "expected a dictionary"
+    for plural, singular in (("triggers", "trigger"), ("actions", "action")):
+        if plural not in body and singular not in body:
+            return f"required key not provided @ data['{plural}']"
+        value = body.get(plural, body.get(singular))
+        if not isinstance(value, list | dict) or not value:
+            return f"expected a list @ data['{plural}']"
+    return None
 
 
 def result(message_id: int, value: object) -> dict[str, Any]:

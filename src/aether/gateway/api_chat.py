@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
-from aether.agents.contract import ErrorEvent, FinalEvent, TextDelta
-from aether.gateway.auth import require_api_key
+from aether.agents.contract import ErrorEvent, FinalEvent, InputRequiredEvent, TextDelta
+from aether.gateway.auth import caller_identity, require_api_key
 from aether.gateway.chat_service import RUN_CANCELLED, ChatService, PreparedChat, RunOutcome
 from aether.gateway.errors import error_response
 from aether.gateway.openai_schema import (
@@ -38,7 +38,7 @@ async def chat_completions(
     x_conversation_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> Response:
     service: ChatService = request.app.state.chat
-    chat = await service.prepare(body, x_conversation_id)
+    chat = await service.prepare(body, x_conversation_id, caller_identity(request))
     headers = {"X-Conversation-Id": chat.conversation_id, "X-Run-Id": chat.run_id}
     if body.stream:
         frames = _stream(service, chat, include_usage=body.include_usage)
@@ -79,7 +79,7 @@ async def _stream(
         if isinstance(event, TextDelta):
             sent_text = True
             yield {"data": writer.content(event.text)}
-        elif isinstance(event, FinalEvent) and not sent_text and outcome.text:
+        elif isinstance(event, FinalEvent | InputRequiredEvent) and not sent_text and outcome.text:
             yield {"data": writer.content(outcome.text)}
         elif isinstance(event, ErrorEvent):
             yield {"data": error_frame(_status(event), event.message, event.code)}

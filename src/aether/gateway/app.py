@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from aether import __version__
 from aether.agents.planning import Clock, utc_now
+from aether.agents.proposals.lifecycle import open_proposal_service
 from aether.config import Role, Settings
 from aether.gateway import (
     api_artifacts,
@@ -20,9 +21,11 @@ from aether.gateway import (
     api_feedback,
     api_health,
     api_models,
+    api_proposals,
     api_runs,
 )
 from aether.gateway.api_health import HealthFacts
+from aether.gateway.approvals import ApprovalDesk
 from aether.gateway.auth import ApiKeyAuth
 from aether.gateway.body_limit import BodyLimitMiddleware
 from aether.gateway.cancellation import CancelWatcher
@@ -47,7 +50,16 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
             runtime = await stack.enter_async_context(open_runtime(settings, clock, Role.GATEWAY))
             await stack.enter_async_context(a2a.serving(runtime))
             app.state.store = runtime.store
-            chat = ChatService(runtime.store, runtime.mesh.router, runtime.mesh.directory)
+            proposals = await stack.enter_async_context(
+                open_proposal_service(settings, runtime.store)
+            )
+            app.state.proposals = proposals
+            chat = ChatService(
+                runtime.store,
+                runtime.mesh.router,
+                runtime.mesh.directory,
+                approvals=ApprovalDesk(proposals),
+            )
             app.state.chat = chat
             cancels = CancelWatcher(runtime.store, chat.runs)
             cancels.start()
@@ -81,5 +93,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     for module in (api_health, api_models, api_chat, api_conversations, api_runs, api_feedback):
         app.include_router(module.router)
     app.include_router(api_artifacts.router)
+    app.include_router(api_proposals.router)
     a2a.install(app)
     return app

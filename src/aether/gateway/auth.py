@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from typing import Final
 
 from fastapi import Request
 
 from aether.gateway.errors import ApiError
+
+ANONYMOUS: Final = "anonymous"
+"""Who a request is when authentication is off."""
 
 
 class ApiKeyAuth:
@@ -43,6 +48,17 @@ def _presented_key(request: Request) -> str | None:
             return token.strip()
     key = request.headers.get("x-api-key")
     return key.strip() if key and key.strip() else None
+
+
+def caller_identity(request: Request) -> str:
+    """Who sent the request, for audit trails: `api-key-<first 12 hex digits of the key's
+    SHA-256>`, as the A2A services name their callers (the key itself is never stored), or
+    `anonymous` while authentication is off."""
+    auth: ApiKeyAuth = request.app.state.auth
+    presented = _presented_key(request) if auth.enabled else None
+    if presented is None:
+        return ANONYMOUS
+    return "api-key-" + hashlib.sha256(presented.encode()).hexdigest()[:12]
 
 
 async def require_api_key(request: Request) -> None:

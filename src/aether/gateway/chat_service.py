@@ -24,6 +24,7 @@ from aether.agents.contract import (
     ChatTurn,
     ErrorEvent,
     FinalEvent,
+    InputRequiredEvent,
     Stage,
     StatusEvent,
     TextDelta,
@@ -31,6 +32,8 @@ from aether.agents.contract import (
     service_of,
 )
 from aether.agents.router import Router, RoutingDecision
+from aether.gateway.approvals import ApprovalDesk, Resumption
+from aether.gateway.auth import ANONYMOUS
 from aether.gateway.cancellation import RunControl, RunRegistry
 from aether.gateway.catalog import resolve_target
 from aether.gateway.errors import ApiError
@@ -60,6 +63,8 @@ class PreparedChat:
     requested: AgentName | None
     token_limit: int | None
     prompt_estimate: int
+    caller: str = ANONYMOUS
+    """Who sent it (`aether.gateway.auth.caller_identity`): the actor of approvals it answers."""
 
 
 @dataclass
@@ -92,15 +97,21 @@ class ChatService:
         router: Router,
         directory: AgentDirectory,
         runs: RunRegistry | None = None,
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         self._store = store
         self._router = router
         self._directory = directory
+        self._approvals = approvals
+        """Stores proposals and agents' questions, and resumes a task with the user's answer."""
         self.runs = runs or RunRegistry()
         """The runs in flight here, by id: where a cancel request finds its run."""
 
     async def prepare(
-        self, request: ChatCompletionRequest, conversation_header: str | None
+        self,
+        request: ChatCompletionRequest,
+        conversation_header: str | None,
+        caller: str = ANONYMOUS,
     ) -> PreparedChat:
         requested = resolve_target(request.model, request.agent)
         question, history = _split_messages(request.messages)
@@ -133,6 +144,7 @@ class ChatService:
             prompt_estimate=count_message_tokens(
                 [*history, ChatTurn(role="user", content=question)]
             ),
+            caller=caller,
         )
 
     async def execute(
@@ -216,7 +228,12 @@ class ChatService:
     async def _run(
         self, chat: PreparedChat, outcome: RunOutcome
     ) -> AsyncGenerator[AgentEvent, None]:
-        decision = await self._decide(chat)
+        resumption = await self._resumption(chat)
+        decision = (
+            RoutingDecision(resumption.agent, resumption.reason, 1.0)
+            if resumption is not None
+            else await self._decide(chat)
+        )
         outcome.llm_prompt_tokens += decision.prompt_tokens
         outcome.llm_completion_tokens += decision.completion_tokens
         routing = StatusEvent(
@@ -237,7 +254,14 @@ class ChatService:
         yield routing
         budget = TokenBudget(chat.token_limit)
         request = AgentRequest(
-            run_id=chat.run_id, agent=decision.agent, question=chat.question, history=chat.history
+            run_id=chat.run_id,
+            agent=decision.agent,
+            question=chat.question,
+            history=chat.history,
+            resume=resumption.resume if resumption is not None else None,
+            proposals=(
+                await self._approvals.waiting(chat.conversation_id) if self._approvals else []
+            ),
         )
         client = self._directory.client_for(service_of(decision.agent))
         async with aclosing(client.stream(request)) as events:
@@ -251,6 +275,10 @@ class ChatService:
                         outcome.finish_reason = "length"
                         return
                     continue
+                if self._approvals is not None:
+                    event = await self._approvals.record(
+                        event, conversation_id=chat.conversation_id, run_id=chat.run_id
+                    )
                 await self._record(chat, event)
                 self._account(outcome, budget, event)
                 yield event
@@ -264,6 +292,19 @@ class ChatService:
             outcome.error = event
         elif isinstance(event, FinalEvent) and not outcome.text_parts and event.text:
             outcome.text_parts.append(budget.take(event.text)[0])
+        elif isinstance(event, InputRequiredEvent) and not outcome.text_parts:
+            outcome.text_parts.append(budget.take(event.question)[0])
+
+    async def _resumption(self, chat: PreparedChat) -> Resumption | None:
+        """The task this message answers, with the answer applied (None: a new question)."""
+        if self._approvals is None:
+            return None
+        return await self._approvals.resumption(
+            conversation_id=chat.conversation_id,
+            run_id=chat.run_id,
+            message=chat.question,
+            caller=chat.caller,
+        )
 
     async def _decide(self, chat: PreparedChat) -> RoutingDecision:
         with tracing.span("routing", "CHAIN", {"aether.run_id": chat.run_id}) as span:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aether.agents.contract import AgentEvent, FindingsEvent, StatusEvent
+from aether.agents.contract import AgentEvent, FindingsEvent, ProposalEvent, StatusEvent
 from aether.gateway.errors import error_body
 from aether.gateway.openai_schema import (
     ChatCompletionChunk,
@@ -32,6 +32,8 @@ def progress_text(event: AgentEvent) -> str | None:
             f"[{event.agent.value}] {event.analyst} findings "
             f"(confidence {event.confidence:.2f}): {titles}{more}\n"
         )
+    if isinstance(event, ProposalEvent):
+        return f"[{event.agent.value}] proposal {event.proposal.id}: {event.proposal.title}\n"
     return None
 
 

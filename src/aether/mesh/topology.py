@@ -116,7 +116,7 @@ def build_mesh(
         orchestrator = DSOrchestrator(directory, clock, timezone, tariff=tariff)
         agents[ServiceName.DS_ORCHESTRATOR] = orchestrator
     if ServiceName.ARCHITECT in hosted:
-        agents[ServiceName.ARCHITECT] = Architect(directory, clock, timezone, llm)
+        agents[ServiceName.ARCHITECT] = Architect(directory, clock, timezone, llm, tariff)
     for service, agent in agents.items():
         directory.register(service, InProcessAgentClient(agent))
     return Mesh(directory=directory, router=Router(llm), agents=agents)

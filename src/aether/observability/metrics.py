@@ -1,8 +1,9 @@
 """Prometheus metrics of every service, and the `/metrics` route that exposes them.
 
 Every series carries `service` (the process's role), so one scrape config covers the gateway and
-the agent services and several in-thread services of a test stay apart. Labels are bounded sets
-(route templates, agent names, outcomes), never ids.
+the agent services. Labels are bounded sets (route templates, agent names, outcomes), never ids.
+The registry is the process's: services run in threads of one test process share it (their HTTP
+series stay apart by `service`; the others carry the role of the last app built).
 """
 
 from __future__ import annotations

@@ -34,6 +34,11 @@ PROBE_SCRIPT: Final = "print('ok')"
 PROBE_POLICIES: Final = Policies.scaled(timeout_seconds=30, memory_mb=512)
 
 
+_PROBED: dict[tuple[str, Path], GVisorSetup] = {}
+"""Probes that passed in this process, per runsc binary and root: a service (or a test session)
+that opens its runtime again does not pay for a probe job again. A failed probe is not kept."""
+
+
 @dataclass(frozen=True)
 class GVisorSetup:
     """What the probe found to work on this host."""
@@ -75,6 +80,9 @@ async def probe_gvisor(runsc_binary: str, cache_dir: Path, work_dir: Path) -> GV
         root = await asyncio.to_thread(prepare_root, cache_dir)
     except (RunscError, RootBuildError) as exc:
         raise SandboxUnavailable(str(exc)) from None
+    known = _PROBED.get((runsc.binary, root))
+    if known is not None:
+        return known
     reason = ""
     for cgroups in (True, False) if not runsc.rootless else (False,):
         runner = GVisorRunner(runsc_binary, root, work_dir, PROBE_POLICIES, cgroups=cgroups)
@@ -82,7 +90,9 @@ async def probe_gvisor(runsc_binary: str, cache_dir: Path, work_dir: Path) -> GV
         try:
             outcome = await runner.run_script(ScriptJob(script=PROBE_SCRIPT, depth="quick"))
             if outcome.stdout.strip() == "ok":
-                return GVisorSetup(root=root, cgroups=cgroups, version=version)
+                setup = GVisorSetup(root=root, cgroups=cgroups, version=version)
+                _PROBED[(runsc.binary, root)] = setup
+                return setup
             reason = f"the probe job printed {outcome.stdout[:100]!r}"
         except SandboxError as exc:
             reason = str(exc)

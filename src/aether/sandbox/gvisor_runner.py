@@ -92,7 +92,7 @@ class GVisorRunner:
     async def run(self, job: AnalysisJob) -> JobOutcome:
         policy = self.policies.for_depth(job.params.depth)
 
-        async def collect(sandbox: Sandbox, status: int, _: float) -> JobOutcome:
+        async def collect(sandbox: Sandbox, status: int, seconds: float) -> JobOutcome:
             result = await asyncio.to_thread(
                 collect_result,
                 sandbox.job_dir,
@@ -104,22 +104,21 @@ class GVisorRunner:
             refs = await keep_artifacts(sandbox.job_dir.output, self.artifacts)
             return JobOutcome(
                 result=link_artifacts(result, refs),
-                duration_seconds=0,
+                duration_seconds=seconds,
                 runner=self.name,
                 artifacts=refs,
             )
 
-        outcome, seconds = await self._run(
+        return await self._run(
             policy,
             "analysis",
             lambda sandbox: asyncio.to_thread(write_inputs, job, sandbox.job_dir),
             collect,
         )
-        return outcome.model_copy(update={"duration_seconds": seconds})
 
     async def run_script(self, job: ScriptJob) -> ScriptOutcome:
         policy = self.policies.for_depth(job.depth)
-        outcome, _ = await self._run(
+        return await self._run(
             policy,
             "script",
             lambda sandbox: asyncio.to_thread(write_script_inputs, job, sandbox.job_dir),
@@ -127,7 +126,6 @@ class GVisorRunner:
                 collect_script, sandbox.job_dir, status, policy, seconds, self.name
             ),
         )
-        return outcome
 
     async def _run(
         self,
@@ -135,7 +133,7 @@ class GVisorRunner:
         kind: JobKind,
         write: Callable[[Sandbox], Awaitable[None]],
         collect: Callable[[Sandbox, int, float], Awaitable[T]],
-    ) -> tuple[T, float]:
+    ) -> T:
         """Take a warm sandbox or launch a cold one, write the inputs, order, wait, collect;
         destroy the sandbox in every case."""
         with self.pool.job_running():
@@ -149,7 +147,7 @@ class GVisorRunner:
                 if not sandbox.started:
                     raise sandbox.failed_to_start()
                 seconds = time.monotonic() - (sandbox.ordered_at or sandbox.launched_at)
-                return await collect(sandbox, status, seconds), seconds
+                return await collect(sandbox, status, seconds)
             finally:
                 if sandbox.alive:
                     await self._destroy_shielded(sandbox)

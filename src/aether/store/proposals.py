@@ -187,7 +187,7 @@ class AuditEntry(_Record):
     from_status: ProposalStatus | None
     to_status: ProposalStatus
     actor: str
-    """Who: an API key's identity (`key:<fingerprint>`), `cli`, or the agent that drafted it."""
+    """Who: an API key's identity (`api-key-<fingerprint>`), `cli`, or the drafting agent."""
     reason: str | None
     detail: dict[str, Any]
     created_at: AwareDatetime
@@ -614,4 +614,5 @@ def _past(action: str) -> str:
         "reject": "rejected",
         "deploy": "deployed",
         "rollback": "rolled back",
+        "export": "exported",
     }.get(action, action)

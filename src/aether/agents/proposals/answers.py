@@ -2,8 +2,10 @@
 "shall I set this up?" a yes, a no (and why), or a "not now"?
 
 Keyword rules, so that every decision can be explained and no model can approve anything: an
-approval needs an approving word and no refusing one. Ids (or their first six or more digits)
-named in a reply limit it to those proposals.
+approval needs an approving word that is not negated ("not sure") and neither a refusing nor a
+"later" one; approving and refusing
+words together are no answer (the agent asks again); a refusal and a "later" go by whichever comes
+first. Ids (or their first six or more digits) named in a reply limit it to those proposals.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ _APPROVE: Final = re.compile(
     r"deploy|set (it |them )?up|sounds good|please do)\b",
     re.IGNORECASE,
 )
+_NEGATED: Final = re.compile(r"\b(not|never|no|hardly)\s+(\w+\s+)?$|n't\s+(\w+\s+)?$", re.I)
+"""Words just before an approving word that turn it around: "not sure", "don't apply"."""
 _REASON_LEAD: Final = re.compile(r"^[\s:,;.\-–—!]*(because|since|as)?\s*", re.IGNORECASE)
 _ID: Final = re.compile(r"\b[0-9a-f]{6,36}\b")
 MIN_ID_PREFIX: Final = 6
@@ -78,14 +82,18 @@ def mentioned_ids(text: str, proposal_ids: Sequence[str]) -> tuple[str, ...]:
 def read_answer(text: str, proposal_ids: Sequence[str]) -> Answer:
     """How `text` answers the question about `proposal_ids`."""
     named = mentioned_ids(text, proposal_ids) or tuple(proposal_ids)
-    without_ids = _ID.sub(" ", text)
-    approve = _APPROVE.search(without_ids)
-    reject = _REJECT.search(without_ids)
-    if _DEFER.search(without_ids) and not approve:
-        return Answer("defer", None, named)
-    if reject and not approve:
-        reason = _REASON_LEAD.sub("", without_ids[reject.end() :]).strip()
+    words = _ID.sub(" ", text)
+    approve = next(
+        (m for m in _APPROVE.finditer(words) if not _NEGATED.search(words[: m.start()])), None
+    )
+    reject, defer = _REJECT.search(words), _DEFER.search(words)
+    if approve and reject:
+        return Answer(None, None, named)  # "no problem, go ahead": ask again rather than guess
+    if defer and (approve or not reject or defer.start() < reject.start()):
+        return Answer("defer", None, named)  # a yes with a "later" changes nothing yet
+    if reject:
+        reason = _REASON_LEAD.sub("", words[reject.end() :]).strip()
         return Answer("reject", reason or None, named)
-    if approve and not reject:
+    if approve:
         return Answer("approve", None, named)
     return Answer(None, None, named)

@@ -108,16 +108,28 @@ def draft_proposals(
             drafts += _night_off_drafts(finding, inputs, new_id)
         elif finding.kind == "top_consumers":
             drafts += _load_shift_drafts(finding, inputs, new_id)
-    valid = [draft for draft in drafts if _valid(draft, inputs.names)]
+    known = known_entities(inputs.findings, inputs.names)
+    valid = [draft for draft in drafts if _valid(draft, known)]
     best: dict[str, ProposalDraft] = {}
     for draft in sorted(valid, key=lambda d: (_KIND_ORDER[d.kind], -d.confidence)):
         best.setdefault(draft.automation_id, draft)
     return list(best.values())[:MAX_PROPOSALS]
 
 
-def _valid(draft: ProposalDraft, names: Mapping[str, str]) -> bool:
+def known_entities(findings: Sequence[Finding], names: Mapping[str, str]) -> set[str]:
+    """The household's entities as the analysis saw them: those with a friendly name, and every
+    entity a finding names (an entity without a name of its own is in the data all the same)."""
+    known = set(names)
+    for finding in findings:
+        known.update(finding.entities)
+        known.update(e.entity_id for e in finding.evidence if e.entity_id)
+        known.update(m.entity_id for m in finding.metrics if m.entity_id)
+    return known
+
+
+def _valid(draft: ProposalDraft, known: set[str]) -> bool:
     try:
-        check_automation(draft.automation, names.keys())
+        check_automation(draft.automation, known)
     except ProposalInvalidError as exc:
         log.warning("dropped the draft %r: %s", draft.title, exc)
         return False
@@ -318,7 +330,7 @@ def _load_shift_drafts(
     for metric in finding.metrics:
         if metric.name != "energy" or metric.entity_id is None or metric.value <= 0:
             continue
-        switch = _switch_of(metric.entity_id, inputs.names)
+        switch = _switch_of(metric.entity_id, known_entities(inputs.findings, inputs.names))
         if switch is None or paid <= window.price:
             continue
         kwh_per_year = metric.value * DAYS_PER_YEAR / days
@@ -385,10 +397,10 @@ def _load_shift_drafts(
         )
 
 
-def _switch_of(entity_id: str, names: Mapping[str, str]) -> str | None:
+def _switch_of(entity_id: str, known: set[str]) -> str | None:
     """The switchable entity of the same device as a meter, if the household has one."""
     device = device_of(entity_id)
-    for candidate in sorted(names):
+    for candidate in sorted(known):
         domain = candidate.split(".", 1)[0]
         if domain in SWITCHABLE_DOMAINS and device_of(candidate) == device:
             return candidate
