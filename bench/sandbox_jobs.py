@@ -40,6 +40,8 @@ from aether.sandbox.subprocess_runner import SubprocessRunner
 POLICIES = Policies.scaled(timeout_seconds=60, memory_mb=2048)
 TARGETS = {("warm gVisor", "pandas analysis"): 0.5, ("warm gVisor", "trivial script"): 0.2}
 TIMEZONE = "Europe/Berlin"
+DEMO_DAYS = 90
+"""The demo household's default length, as `make run` writes it."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Case:
 async def demo_job(data_dir: Path, days: int) -> AnalysisJob:
     """The energy analyst's job over the last `days` of the demo household."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    await asyncio.to_thread(ensure_demo_household, data_dir, now, 30, TIMEZONE)
+    await asyncio.to_thread(ensure_demo_household, data_dir, now, DEMO_DAYS, TIMEZONE)
     source = ParquetHouseholdSource(data_dir)
     start = now - timedelta(days=days)
     data = await source.load(start, now + timedelta(minutes=30), None)
@@ -151,7 +153,7 @@ async def main(repeat: int, days: int, keep: Path | None) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per job and runner")
-    parser.add_argument("--days", type=int, default=7, help="days of demo data the analysis reads")
+    parser.add_argument("--days", type=int, default=30, help="days of demo data the analysis reads")
     parser.add_argument("--keep", type=Path, help="work directory to keep (default: a temp dir)")
     arguments = parser.parse_args()
     sys.exit(asyncio.run(main(arguments.repeat, arguments.days, arguments.keep)))

@@ -207,6 +207,24 @@ def test_the_proposals_api_walks_the_lifecycle(
             assert http.post(f"/api/v1/proposals/{other}/approve").status_code == 409
 
 
+def test_streamed_the_question_is_the_answer_and_proposals_are_progress(
+    gateway: RunningGateway,
+) -> None:
+    stream = gateway.openai().chat.completions.create(
+        model="aether", messages=[{"role": "user", "content": SET_UP}], stream=True
+    )
+    content, reasoning, finish = "", "", None
+    for chunk in stream:
+        delta = chunk.choices[0].delta
+        content += delta.content or ""
+        reasoning += getattr(delta, "reasoning_content", None) or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert "Shall I set up" in content
+    assert finish == "stop"
+    for pid in re.findall(r"proposal `([0-9a-f]{12})`", content):
+        assert f"proposal {pid}:" in reasoning
+
+
 def test_without_home_assistant_the_approval_in_chat_offers_the_yaml(tmp_path: Path) -> None:
     with (
         running_gateway(tmp_path, api_keys=[API_KEY], demo_days=21) as gateway,

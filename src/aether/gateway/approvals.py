@@ -102,13 +102,20 @@ class ApprovalDesk:
         return waiting
 
     async def resumption(
-        self, *, conversation_id: str, run_id: str, message: str, caller: str
+        self,
+        *,
+        conversation_id: str,
+        run_id: str,
+        message: str,
+        caller: str,
+        requested: AgentName | None = None,
     ) -> Resumption | None:
         """The answer `message` gives to the conversation's open question, applied, or None
-        when there is no open question (route the message as usual)."""
+        when there is no open question, or the message is addressed to another agent (route
+        it as usual; the question stays open)."""
         repository = self._proposals.repository
         request = await repository.open_request(conversation_id)
-        if request is None:
+        if request is None or (requested is not None and requested.value != request.agent):
             return None
         proposals = await self._current(request)
         pending = [p.id for p in proposals if p.status is ProposalStatus.PROPOSED]

@@ -304,6 +304,7 @@ class ChatService:
             run_id=chat.run_id,
             message=chat.question,
             caller=chat.caller,
+            requested=chat.requested,
         )
 
     async def _decide(self, chat: PreparedChat) -> RoutingDecision:

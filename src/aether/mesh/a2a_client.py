@@ -49,6 +49,7 @@ from aether.agents.contract import (
     AgentRequest,
     ErrorEvent,
     FinalEvent,
+    InputRequiredEvent,
     service_of,
 )
 from aether.mesh.a2a_mapping import EventDecoder, is_terminal, request_to_message
@@ -237,9 +238,12 @@ class A2AAgentClient:
 
 
 def _outcome(terminal: AgentEvent, remote: bool) -> str:
-    """completed, failed (the agent answered with an error) or unavailable (the hop broke)."""
+    """completed, input_required (the task waits for the user), failed (the agent answered with
+    an error) or unavailable (the hop broke)."""
     if isinstance(terminal, FinalEvent):
         return "completed"
+    if isinstance(terminal, InputRequiredEvent):
+        return "input_required"
     return "failed" if remote else "unavailable"
 
 

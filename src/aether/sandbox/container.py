@@ -34,6 +34,7 @@ WATCH_INTERVAL_SECONDS: Final = 0.2
 """How often the output quota is measured while a job runs."""
 EXIT_GRACE_SECONDS: Final = 5.0
 """How long `runsc run` may take to return after its container was killed."""
+KILL_RETRY_SECONDS: Final = 0.2
 SANDBOX_LOG_TAIL_BYTES: Final = 4000
 
 
@@ -123,17 +124,17 @@ class Sandbox:
 
     async def destroy(self) -> None:
         """Kill and delete the container, then remove its directory; safe to call twice."""
-        if self.alive:
+        deadline = time.monotonic() + EXIT_GRACE_SECONDS
+        while self.alive and time.monotonic() < deadline:
+            # A sandbox still being created refuses the kill: try again until it takes.
             with contextlib.suppress(RunscError):
                 await self.runsc.kill(self.container_id)
-            try:
-                await asyncio.wait_for(asyncio.shield(self.process.wait()), EXIT_GRACE_SECONDS)
-            except TimeoutError:
-                log.warning(
-                    "runsc run for %s outlived its container; killing it", self.container_id
-                )
-                kill_group(self.process.pid)
-                await self.process.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.process.wait()), KILL_RETRY_SECONDS)
+        if self.alive:
+            log.warning("runsc run for %s outlived its container; killing it", self.container_id)
+            kill_group(self.process.pid)
+            await self.process.wait()
         try:
             await self.runsc.delete(self.container_id)
         except RunscError as exc:

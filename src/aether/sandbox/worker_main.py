@@ -76,5 +76,13 @@ def main(argv: list[str]) -> int:
     return status
 
 
+def exit_now(status: int) -> None:
+    """Leave without the interpreter's shutdown: with pandas loaded it takes a tenth of a second
+    or more inside gVisor, and the job's files are already written and closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_now(main(sys.argv[1:]))
