@@ -2,8 +2,8 @@
 monolith.
 
 The hop is a trivial message, "hello", which the architect answers without analysis (one WORKING
-status, the greeting in 8 chunks, COMPLETED), sent with the official a2a-sdk client (JSON-RPC,
-streaming) and read to the end of the task:
+status, the greeting's 8 lines in one artifact update, COMPLETED), sent with the official a2a-sdk
+client (JSON-RPC, streaming) and read to the end of the task:
 
   (a) our agent service: `aether serve --service architect` in its own process, with its SQLite
       task store and the Bearer SERVICE_TOKEN; also through Aether's own A2AAgentClient (what
@@ -18,7 +18,7 @@ rounds that alternate the targets so that drift on a shared machine hits them al
 time to the first content chunk of a streamed chat completion through the gateway, distributed
 (the launcher's four processes) vs monolith (`aether serve`), same questions, alternating.
 
-    .venv/bin/python bench/a2a_hop.py                      # ~2 minutes
+    .venv/bin/python bench/a2a_hop.py                      # ~3 minutes
     .venv/bin/python bench/a2a_hop.py --requests 100 --rounds 2 --ttft-samples 3   # quicker
 """
 
@@ -60,15 +60,16 @@ TOKEN = "bench-service-token"
 HELLO = "hello"
 ENERGY = "How much energy did I use last week?"
 ECHO_AGENT = Path(__file__).parent / "echo_agent.py"
+SAME_EVENTS = "SDK echo, SQLite, our events"
 ECHO_VARIANTS = {
-    "bare SDK echo, in-memory": ("memory", "echo"),
-    "bare SDK echo, SQLite": ("sqlite", "echo"),
-    "bare SDK echo, SQLite, Aether's events": ("sqlite", "aether"),
+    "SDK echo, in-memory store": ("memory", "echo"),
+    "SDK echo, SQLite store": ("sqlite", "echo"),
+    SAME_EVENTS: ("sqlite", "aether"),
 }
 OURS = "aether architect service"
 OURS_CLIENT = "  same, via A2AAgentClient"
 IN_PROCESS = "in-process client"
-BASELINES = ("bare SDK echo, in-memory", "bare SDK echo, SQLite")
+BASELINES = ("SDK echo, in-memory store", "SDK echo, SQLite store")
 
 Call = Callable[[], Awaitable[None]]
 
@@ -181,9 +182,10 @@ def report(title: str, results: dict[str, LoadResult]) -> None:
     for result in results.values():
         print("  " + result.line())
     ours = results[OURS]
-    for baseline in BASELINES:
+    for baseline in (*BASELINES, SAME_EVENTS):
         print(ratio_line(ours, results[baseline]))
-    print(ratio_line(results[IN_PROCESS], results[BASELINES[0]]))
+    extra = (ours.percentile(0.5) - results[IN_PROCESS].percentile(0.5)) * 1000
+    print(f"  the A2A hop adds {extra:.1f} ms (p50) to the in-process call")
 
 
 # --- the servers ------------------------------------------------------------------------------
@@ -331,7 +333,13 @@ async def measure_first_tokens(root: Path, samples: int) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
+def load_average() -> str:
+    """The machine's 1/5/15-minute load: the figures mean little on a busy machine."""
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 async def measure(args: argparse.Namespace, root: Path) -> None:
+    started_load = load_average()
     async with AsyncExitStack() as stack:
         ours_url = stack.enter_context(architect_service(root))
         echo_urls = {
@@ -358,10 +366,12 @@ async def measure(args: argparse.Namespace, root: Path) -> None:
             targets, requests=args.requests, rounds=args.rounds, concurrency=args.concurrency
         )
     print(f"one A2A hop ('{HELLO}' to the architect), a2a-sdk client, streaming, read to the end")
+    print(f"load average at the start: {started_load}, after the hops: {load_average()}")
     report(f"serial, {args.requests} calls each in {args.rounds} rounds", serial)
     report(f"\n{args.concurrency} in flight, {args.requests} calls each", loaded)
     if args.ttft_samples:
         await measure_first_tokens(root, args.ttft_samples)
+        print(f"load average at the end: {load_average()}")
 
 
 def main() -> None:
@@ -370,7 +380,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--ttft-samples", type=int, default=7, help="0 skips time to first token")
+    parser.add_argument("--ttft-samples", type=int, default=10, help="0 skips time to first token")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as root:
         asyncio.run(measure(args, Path(root)))

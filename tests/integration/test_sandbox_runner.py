@@ -206,6 +206,6 @@ async def test_the_factory_builds_the_process_runner_when_asked_and_says_so(
     assert isinstance(runner, SubprocessRunner)
     assert runner.name == "subprocess"
     assert runner.description == "subprocess (SANDBOX=process)"
-    assert runner.work_dir == tmp_path.resolve() / "sandbox"
+    assert runner.work_dir.parts[-2:] == (tmp_path.name, "sandbox")
     assert runner.timeout_seconds == 7
     assert "not in gVisor" in caplog.text

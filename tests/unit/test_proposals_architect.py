@@ -76,8 +76,16 @@ def run(agent: Architect, request: AgentRequest) -> list[AgentEvent]:
     return asyncio.run(collect())
 
 
-def ask(question: str, **fields: object) -> AgentRequest:
-    return AgentRequest(run_id="run-1", agent=AgentName.ARCHITECT, question=question, **fields)  # type: ignore[arg-type]
+def ask(
+    question: str, proposals: list[ProposalBrief] | None = None, resume: ResumeInput | None = None
+) -> AgentRequest:
+    return AgentRequest(
+        run_id="run-1",
+        agent=AgentName.ARCHITECT,
+        question=question,
+        proposals=proposals or [],
+        resume=resume,
+    )
 
 
 def text_of(events: list[AgentEvent]) -> str:

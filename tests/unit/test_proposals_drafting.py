@@ -3,6 +3,7 @@ and figures behind them, and a saving whose assumptions are stated."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -22,14 +23,14 @@ END = START + timedelta(days=7)
 NAMES = {"switch.tv": "TV", "sensor.tv_power": "TV power", "switch.ev_charger": "EV charger"}
 
 
-def ids() -> object:
+def ids() -> Callable[[], str]:
     numbers = count(1)
     return lambda: f"p{next(numbers):011d}"
 
 
 def drafts_of(result: AnalysisResult, tariff: Tariff | None = None) -> list[ProposalDraft]:
     inputs = DraftingInputs(result.findings, result.entity_names, tariff)
-    return draft_proposals(inputs, ids())  # type: ignore[arg-type]
+    return draft_proposals(inputs, ids())
 
 
 def only(

@@ -312,9 +312,6 @@ class Architect:
                     prompt_tokens=delta.usage.prompt_tokens,
                     completion_tokens=delta.usage.completion_tokens,
                 )
-        if written and not written[-1].endswith("\n"):
-            written.append("\n")
-            yield TextDelta(agent=self.name, text="\n")
 
     def _writing_status(self, message: str) -> StatusEvent:
         return StatusEvent(agent=self.name, stage=Stage.WRITING, message=message)

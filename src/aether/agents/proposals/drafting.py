@@ -17,8 +17,7 @@ A draft whose automation fails validation (schema or unknown entities) is droppe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from aether.agents.proposals.automation import (
@@ -26,16 +25,14 @@ from aether.agents.proposals.automation import (
     SWITCHABLE_DOMAINS,
     automation_config,
     automation_id,
-    choose_action,
     state_condition,
     switch_action,
     time_trigger,
-    trigger_condition,
     weekday_condition,
 )
+from aether.agents.proposals.loadshift import load_shift_drafts
 from aether.agents.proposals.model import (
     Figure,
-    Justification,
     ProposalDraft,
     ProposalKind,
     Saving,
@@ -44,12 +41,16 @@ from aether.agents.proposals.model import (
 from aether.agents.proposals.savings import (
     DAYS_PER_YEAR,
     average_price,
-    cheapest_window,
-    device_of,
     device_power_w,
     metric_value,
     money,
-    window_days,
+)
+from aether.agents.proposals.shared import (
+    DraftingInputs,
+    IdFactory,
+    description,
+    justification,
+    known_entities,
 )
 from aether.agents.proposals.validation import (
     ProposalInvalidError,
@@ -57,7 +58,8 @@ from aether.agents.proposals.validation import (
     referenced_entities,
 )
 from aether.analysis.findings import Evidence, Finding
-from aether.analysis.tariff import Tariff
+
+__all__ = ["MAX_PROPOSALS", "MIN_CONFIDENCE", "DraftingInputs", "draft_proposals"]
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +86,6 @@ _KIND_ORDER: Final = {
 }
 
 
-@dataclass(frozen=True)
-class DraftingInputs:
-    findings: Sequence[Finding]
-    names: Mapping[str, str]
-    """Friendly name per entity id: also the household's known entities."""
-    tariff: Tariff | None = None
-
-
-IdFactory = Callable[[], str]
-
-
 def draft_proposals(
     inputs: DraftingInputs, new_id: IdFactory = new_proposal_id
 ) -> list[ProposalDraft]:
@@ -107,24 +98,13 @@ def draft_proposals(
         elif finding.kind == "left_on_overnight":
             drafts += _night_off_drafts(finding, inputs, new_id)
         elif finding.kind == "top_consumers":
-            drafts += _load_shift_drafts(finding, inputs, new_id)
+            drafts += load_shift_drafts(finding, inputs, new_id)
     known = known_entities(inputs.findings, inputs.names)
     valid = [draft for draft in drafts if _valid(draft, known)]
     best: dict[str, ProposalDraft] = {}
     for draft in sorted(valid, key=lambda d: (_KIND_ORDER[d.kind], -d.confidence)):
         best.setdefault(draft.automation_id, draft)
     return list(best.values())[:MAX_PROPOSALS]
-
-
-def known_entities(findings: Sequence[Finding], names: Mapping[str, str]) -> set[str]:
-    """The household's entities as the analysis saw them: those with a friendly name, and every
-    entity a finding names (an entity without a name of its own is in the data all the same)."""
-    known = set(names)
-    for finding in findings:
-        known.update(finding.entities)
-        known.update(e.entity_id for e in finding.evidence if e.entity_id)
-        known.update(m.entity_id for m in finding.metrics if m.entity_id)
-    return known
 
 
 def _valid(draft: ProposalDraft, known: set[str]) -> bool:
@@ -180,7 +160,7 @@ def _routine_draft(
     config = automation_config(
         automation_id(entity_id, verb, hhmm.replace(":", ""), days),
         f"Aether: {title}",
-        _description(proposal_id, why),
+        description(proposal_id, why),
         triggers=[time_trigger(minute)],
         conditions=conditions,
         actions=[switch_action(entity_id, on=on)],
@@ -195,7 +175,7 @@ def _routine_draft(
         title=title,
         entities=referenced_entities(config),
         automation=config,
-        justification=_justification(finding, why, confidence, figures),
+        justification=justification(finding, why, confidence, figures),
         saving=_routine_saving(name, on, hhmm, days, data),
         confidence=confidence,
     )
@@ -245,7 +225,7 @@ def _night_off_draft(
     config = automation_config(
         automation_id(entity_id, "night_off", hhmm.replace(":", "")),
         f"Aether: {title}",
-        _description(proposal_id, _first_sentence(finding.summary)),
+        description(proposal_id, _first_sentence(finding.summary)),
         triggers=[time_trigger(NIGHT_OFF_MINUTE)],
         conditions=[state_condition(entity_id, "on")],
         actions=[switch_action(entity_id, on=False)],
@@ -266,7 +246,7 @@ def _night_off_draft(
         title=title,
         entities=referenced_entities(config),
         automation=config,
-        justification=_justification(finding, finding.summary, finding.confidence, figures),
+        justification=justification(finding, finding.summary, finding.confidence, figures),
         saving=_night_saving(entity_id, name, night_hours, observed, inputs),
         confidence=finding.confidence,
     )
@@ -315,117 +295,7 @@ def _night_saving(
     )
 
 
-# --- heavy loads into cheap hours -------------------------------------------------------------
-
-
-def _load_shift_drafts(
-    finding: Finding, inputs: DraftingInputs, new_id: IdFactory
-) -> Iterator[ProposalDraft]:
-    tariff = inputs.tariff
-    window = cheapest_window(tariff) if tariff is not None else None
-    days = window_days(finding)
-    if tariff is None or window is None or days is None:
-        return
-    paid = metric_value(inputs.findings, "average_price", None) or float(tariff.price_grid().mean())
-    for metric in finding.metrics:
-        if metric.name != "energy" or metric.entity_id is None or metric.value <= 0:
-            continue
-        switch = _switch_of(metric.entity_id, known_entities(inputs.findings, inputs.names))
-        if switch is None or paid <= window.price:
-            continue
-        kwh_per_year = metric.value * DAYS_PER_YEAR / days
-        cost = round(kwh_per_year * (paid - window.price), 2)
-        name = inputs.names.get(metric.entity_id, metric.entity_id)
-        start, end = _hhmm(window.start_minute), _hhmm(window.end_minute)
-        title = f"{name} only in the cheapest hours ({start}–{end})"
-        proposal_id = new_id()
-        why = (
-            f"{name} used {metric.value:,.1f} kWh in {days:.0f} days, one of your biggest "
-            f"consumers, and your tariff is cheapest from {start} to {end}"
-        )
-        config = automation_config(
-            automation_id(switch, "cheap_hours"),
-            f"Aether: {title}",
-            _description(proposal_id, why),
-            triggers=[
-                time_trigger(window.start_minute, "cheap_start"),
-                time_trigger(window.end_minute, "cheap_end"),
-            ],
-            conditions=[],
-            actions=[
-                choose_action(
-                    [
-                        (trigger_condition("cheap_start"), switch_action(switch, on=True)),
-                        (trigger_condition("cheap_end"), switch_action(switch, on=False)),
-                    ]
-                )
-            ],
-        )
-        yield ProposalDraft(
-            id=proposal_id,
-            kind=ProposalKind.LOAD_SHIFT,
-            title=title,
-            entities=referenced_entities(config),
-            automation=config,
-            justification=_justification(
-                finding,
-                why,
-                finding.confidence,
-                {
-                    "energy_kwh": round(metric.value, 3),
-                    "window_days": round(days, 1),
-                    "cheap_price": window.price,
-                    "average_price_paid": round(paid, 4),
-                },
-            ),
-            saving=Saving(
-                energy_kwh_per_year=0.0,
-                cost_per_year=cost,
-                currency=tariff.currency,
-                summary=f"About {money(cost, tariff.currency)} a year: the same "
-                f"{kwh_per_year:,.0f} kWh at {window.price:g} instead of {paid:.3f} "
-                f"{tariff.currency}/kWh (it saves money, not energy).",
-                assumptions=[
-                    f"All of {name}'s energy can wait for {start}–{end} (an EV or a water "
-                    "heater can; a heat pump on a cold day cannot).",
-                    f"It now pays your average price of {paid:.3f} {tariff.currency}/kWh.",
-                    f"Its use over a year is like these {days:.0f} days.",
-                    f"{switch} really switches {name} (it only draws power when switched on).",
-                ],
-            ),
-            confidence=finding.confidence,
-        )
-
-
-def _switch_of(entity_id: str, known: set[str]) -> str | None:
-    """The switchable entity of the same device as a meter, if the household has one."""
-    device = device_of(entity_id)
-    for candidate in sorted(known):
-        domain = candidate.split(".", 1)[0]
-        if domain in SWITCHABLE_DOMAINS and device_of(candidate) == device:
-            return candidate
-    return None
-
-
-# --- shared -----------------------------------------------------------------------------------
-
-
-def _justification(
-    finding: Finding, summary: str, confidence: float, figures: dict[str, Figure]
-) -> Justification:
-    return Justification(
-        finding_kind=finding.kind,
-        finding_title=finding.title,
-        summary=summary,
-        confidence=round(min(max(confidence, 0.0), 1.0), 3),
-        figures=figures,
-        period_start=finding.period_start,
-        period_end=finding.period_end,
-    )
-
-
-def _description(proposal_id: str, why: str) -> str:
-    return f"Proposed by Aether (proposal {proposal_id}): {why.rstrip('.')}."
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _first_sentence(text: str) -> str:
@@ -439,7 +309,3 @@ def _minutes(clock: str) -> int:
 
 def _rounded(minutes: int) -> int:
     return (round(minutes / ROUND_MINUTES) * ROUND_MINUTES) % 1440
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"

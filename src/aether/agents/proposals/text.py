@@ -71,6 +71,12 @@ def outcome_text(resume: ResumeInput) -> str:
         lead = f"Understood, I won't set {them} up{why}:"
     else:
         lead = f"No problem, I'll leave {them} for now:"
+    if not resume.outcomes:  # a caller that did not apply the answer (a plain A2A client)
+        return (
+            f"Your answer reads as **{resume.decision}**, but nothing was recorded: proposals "
+            "are decided through Aether's gateway (`POST /api/v1/proposals/<id>/approve` or "
+            "`/reject`) or with `aether proposals`.\n"
+        )
     lines = [lead, ""]
     lines += [
         f"- **{outcome.title}** (`{outcome.proposal_id}`): {_sentence(outcome.detail)}"
