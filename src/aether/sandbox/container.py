@@ -26,6 +26,7 @@ from aether.sandbox.layout import JobDir, JobOrder
 from aether.sandbox.oci import SandboxSpec, runtime_spec
 from aether.sandbox.policy import SandboxPolicy
 from aether.sandbox.quota import breach
+from aether.sandbox.rootfs import touch_root
 from aether.sandbox.runsc import Runsc, RunscError, kill_group
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def _prepare(
 ) -> None:
     """The job directory and the bundle. The writable directories are open to the sandbox's
     user (nobody); the job directory itself stays private to the service's user on the host."""
+    touch_root(launch.root)
     job_dir.create()
     for writable in (job_dir.output, job_dir.logs):
         writable.chmod(0o777)

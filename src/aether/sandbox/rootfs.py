@@ -75,6 +75,8 @@ LIBRARY_DIR: Final = PREFIX / "lib"
 SITE_PACKAGES: Final = LIBRARY_DIR / PYTHON / "site-packages"
 ZONEINFO: Final = Path("/usr/share/zoneinfo")
 STALE_BUILD_SECONDS: Final = 3600
+IDLE_ROOT_SECONDS: Final = 24 * 3600
+"""A root no sandbox started from for this long is removed when another root is built."""
 MOUNT_POINTS: Final = ("proc", "dev", "sys", "tmp", "job/input", "job/output", "job/logs", "etc")
 
 ETC_FILES: Final = {
@@ -145,6 +147,7 @@ def prepare_root(cache_dir: Path, sources: RootSources | None = None) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     root = cache_dir / sources.fingerprint()
     if root.is_dir():
+        touch_root(root)
         return root
     building = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
@@ -328,15 +331,21 @@ def _is_elf(path: Path) -> bool:
         return file.read(4) == b"\x7fELF"
 
 
+def touch_root(root: Path) -> None:
+    """Marks the root as in use (each sandbox start does), so that pruning spares it."""
+    os.utime(root)
+
+
 def _remove_other_roots(cache_dir: Path, keep: Path) -> None:
-    """Roots of earlier code versions, and builds a killed process left behind. A process of an
-    earlier version still running from this data directory would lose its root, which is why
-    one data directory serves one version at a time."""
-    stale_builds = time.time() - STALE_BUILD_SECONDS
+    """Roots not used for a day (earlier code versions, usually) and builds a killed process left
+    behind. A root in use is touched by every sandbox start, so a service still running an older
+    version keeps its root while it starts sandboxes."""
+    now = time.time()
     for entry in cache_dir.iterdir():
         if entry == keep or not entry.is_dir():
             continue
-        if re.fullmatch(r"[0-9a-f]{16}", entry.name) or (
-            entry.name.startswith(".build-") and entry.stat().st_mtime < stale_builds
+        age = now - entry.stat().st_mtime
+        if (re.fullmatch(r"[0-9a-f]{16}", entry.name) and age > IDLE_ROOT_SECONDS) or (
+            entry.name.startswith(".build-") and age > STALE_BUILD_SECONDS
         ):
             shutil.rmtree(entry, ignore_errors=True)
