@@ -38,8 +38,14 @@ fmt: install
 test: lint
 	$(BIN)/pytest -q -ra
 
+# Each benchmark prints its figures next to a baseline from the same run; docs/benchmarks.md
+# records them. analysis_large needs ~4 GB and a few minutes; tracing_cost starts an MLflow server.
 bench: install
 	$(BIN)/python bench/gateway_overhead.py
+	$(BIN)/python bench/a2a_hop.py
+	$(BIN)/python bench/sandbox_jobs.py
+	$(BIN)/python bench/tracing_cost.py
+	$(BIN)/python bench/analysis_large.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
