@@ -71,6 +71,9 @@ def running_service(role: Role, data_dir: Path, **overrides: object) -> Iterator
             "port": port,
             "service_token": SERVICE_TOKEN,
             "demo_days": 30,
+            # These tests are about A2A: plain job processes make "the analysis is running" and
+            # "it was killed" observable in /proc. gVisor containment has tests of its own.
+            "sandbox": "process",
             own_url: base_url,
             **overrides,
         }

@@ -3,6 +3,7 @@ does not, and a one-line refusal when the settings demand gVisor that is not the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -31,9 +32,20 @@ def shared_root_cache(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg"))
 
 
+def empty_sandbox_cgroups() -> set[Path]:
+    """Sandbox cgroups without a task: what a removed sandbox would have left behind."""
+    found = set()
+    for tasks in Path("/sys/fs/cgroup").glob("*/aether-sandbox/aether-*/tasks"):
+        with contextlib.suppress(OSError):
+            if not tasks.read_text().strip():
+                found.add(tasks.parent)
+    return found
+
+
 async def test_auto_uses_gvisor_when_it_works(tmp_path: Path) -> None:
     require_runsc()
-    settings = load_settings(aether_data_dir=tmp_path, sandbox_pool_size=0)
+    settings = load_settings(aether_data_dir=tmp_path, sandbox_pool_size=1)
+    before = empty_sandbox_cgroups()
 
     async with open_runner(settings) as runner:
         outcome = await runner.run_script(ScriptJob(script="print('inside')"))
@@ -42,6 +54,7 @@ async def test_auto_uses_gvisor_when_it_works(tmp_path: Path) -> None:
     assert runner.description.startswith("gvisor (runsc ")
     assert (outcome.runner, outcome.stdout) == ("gvisor", "inside\n")
     assert list((tmp_path / "sandbox").iterdir()) == []
+    assert empty_sandbox_cgroups() <= before  # as root the sandboxes had cgroups: all removed
 
 
 async def test_auto_falls_back_to_processes_and_says_why(

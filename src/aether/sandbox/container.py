@@ -3,7 +3,8 @@ waited for under its policy, then destroyed with everything it left on the host.
 
 The job directory holds the bundle (`bundle/config.json`, never mounted), the inputs, the outputs
 and the logs; `sandbox.log` takes runsc's own messages. Destroying kills the container through
-runsc, waits for `runsc run` to return, deletes the container's state and removes the directory.
+runsc, waits for `runsc run` to return, deletes the container's state, removes its cgroup (runsc
+leaves it behind) and removes the directory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from aether.sandbox.cgroups import cgroup_path, remove_cgroup
 from aether.sandbox.jobfiles import read_capped
 from aether.sandbox.jobs import SandboxError, SandboxLimitExceeded, SandboxTimeout
 from aether.sandbox.layout import JobDir, JobOrder
@@ -55,6 +57,7 @@ class Sandbox:
     job_dir: JobDir
     process: asyncio.subprocess.Process
     runsc: Runsc
+    cgroups_path: str | None = None
     launched_at: float = field(default_factory=time.monotonic)
     ordered_at: float | None = None
 
@@ -70,7 +73,13 @@ class Sandbox:
         except BaseException:
             shutil.rmtree(job_dir.root, ignore_errors=True)
             raise
-        return cls(container_id=container_id, job_dir=job_dir, process=process, runsc=launch.runsc)
+        return cls(
+            container_id=container_id,
+            job_dir=job_dir,
+            process=process,
+            runsc=launch.runsc,
+            cgroups_path=cgroup_path(container_id) if launch.cgroups else None,
+        )
 
     @property
     def alive(self) -> bool:
@@ -141,6 +150,8 @@ class Sandbox:
         except RunscError as exc:
             if "does not exist" not in str(exc) and "not found" not in str(exc):
                 log.warning("could not delete sandbox %s: %s", self.container_id, exc)
+        if self.cgroups_path is not None:
+            await asyncio.to_thread(remove_cgroup, self.cgroups_path)
         await asyncio.to_thread(shutil.rmtree, self.job_dir.root, ignore_errors=True)
 
 
@@ -160,7 +171,7 @@ def _prepare(
         job_dir=job_dir,
         policy=policy,
         preload=preload,
-        cgroups_path=f"/aether-sandbox/{container_id}" if launch.cgroups else None,
+        cgroups_path=cgroup_path(container_id) if launch.cgroups else None,
     )
     (bundle / "config.json").write_text(json.dumps(runtime_spec(spec), indent=1), encoding="utf-8")
 

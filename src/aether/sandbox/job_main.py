@@ -67,7 +67,8 @@ def metrics_table(result: AnalysisResult) -> str:
 
 def write_atomically(path: Path, text: str) -> None:
     """The runner must never read a half-written file, even when the job is killed mid-write."""
-    partial = path.with_name(path.name + ".partial")
+    # per process: the forks of a misbehaving job must not rename each other's half-written file
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 

@@ -46,7 +46,8 @@ def _exit_status(code: object) -> int:
 
 
 def _write_error(job_dir: JobDir, exc: BaseException) -> None:
-    partial = job_dir.error.with_name(job_dir.error.name + ".partial")
+    # per process: every fork of a fork bomb reports, none may rename another's half-written file
+    partial = job_dir.error.with_name(f"{job_dir.error.name}.{os.getpid()}.partial")
     try:
         partial.write_text(JobError.from_exception(exc).model_dump_json(), encoding="utf-8")
         os.replace(partial, job_dir.error)
