@@ -4,6 +4,8 @@ an API key and only with one."""
 from __future__ import annotations
 
 import hashlib
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
@@ -46,7 +48,7 @@ def test_an_answer_links_to_its_tables_which_need_a_key(tmp_path: Path) -> None:
                 evidence["data"]["artifact_id"]
                 for finding in run["findings"]
                 for evidence in finding["evidence"]
-                if "artifact_id" in evidence["data"]
+                if evidence["data"].get("name") == "metrics.csv"
             }
             assert links
             downloads = [http.get(f"/api/v1/artifacts/{artifact}") for artifact in links]
@@ -62,3 +64,34 @@ def test_an_answer_links_to_its_tables_which_need_a_key(tmp_path: Path) -> None:
         assert hashlib.sha256(download.content).hexdigest() in links
     assert missing.status_code == 404
     assert anonymous.status_code == 401
+
+
+def test_an_energy_answer_links_its_daily_chart_as_svg(tmp_path: Path) -> None:
+    with running_gateway(tmp_path, api_keys=["key"], sandbox_pool_size=1) as gateway:
+        reply = gateway.openai().chat.completions.create(
+            model="aether",
+            messages=[{"role": "user", "content": "How much energy did I use last week?"}],
+        )
+        answer = reply.choices[0].message.content or ""
+        link = re.search(r"\[daily_consumption\.svg\]\(/api/v1/artifacts/([0-9a-f]{64})\)", answer)
+        assert link is not None, answer
+        with gateway.http() as http:
+            (summary,) = http.get("/api/v1/runs").json()["data"]
+            run = http.get(f"/api/v1/runs/{summary['id']}").json()
+            download = http.get(f"/api/v1/artifacts/{link.group(1)}")
+
+    charts = {
+        evidence["data"]["name"]: evidence["data"]["artifact_id"]
+        for finding in run["findings"]
+        for evidence in finding["evidence"]
+        if evidence["data"].get("media_type") == "image/svg+xml"
+    }
+    assert charts["daily_consumption.svg"] == link.group(1)
+    assert "load_profile.svg" in charts
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("image/svg+xml")
+    assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    svg = ET.fromstring(download.content)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) == 7

@@ -4,6 +4,7 @@ one sentence on how confident the answer is and why."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -607,3 +608,37 @@ def test_format_period() -> None:
     assert format_period(START, day_end, BERLIN) == "3 Mar 2025"
     late = datetime(2025, 4, 2, 22, tzinfo=UTC)
     assert format_period(START, late, BERLIN) == "3 Mar – 2 Apr 2025"
+
+
+def artifact(name: str, media_type: str) -> Evidence:
+    sha = hashlib.sha256(name.encode()).hexdigest()
+    return Evidence(
+        description=f"{name} ({media_type})",
+        data={"artifact_id": sha, "name": name, "media_type": media_type},
+    )
+
+
+def test_the_answer_ends_with_links_to_the_jobs_charts_and_tables() -> None:
+    chart, table = (
+        artifact("daily_consumption.svg", "image/svg+xml"),
+        artifact("metrics.csv", "text/csv"),
+    )
+    linked = [
+        total().model_copy(update={"evidence": [chart, table]}),
+        baseload().model_copy(update={"evidence": [chart, table]}),
+    ]
+
+    answer = write_answer("How much energy did I use last week?", linked, LABEL, tz=BERLIN)
+
+    last = answer.splitlines()[-1]
+    assert last == (
+        "Charts and tables: "
+        f"[daily_consumption.svg](/api/v1/artifacts/{chart.data['artifact_id']}), "
+        f"[metrics.csv](/api/v1/artifacts/{table.data['artifact_id']})"
+    )
+    assert answer.startswith(
+        write_answer(
+            "How much energy did I use last week?", [total(), baseload()], LABEL, tz=BERLIN
+        )
+    )
+    assert "Charts and tables" not in write_answer("energy?", [total()], LABEL, tz=BERLIN)

@@ -44,6 +44,7 @@ from aether.llm.topics import Topic, answering, matching, question_topics
 __all__ = [
     "DataCoverage",
     "architect_system_prompt",
+    "artifacts_line",
     "findings_context",
     "write_answer",
     "write_capabilities",
@@ -73,6 +74,8 @@ _SUBJECT_NAMES: Final = frozenset({"energy", "share", "value", "power"})
 """Metric names that say nothing once the device is named ("Heat pump 67.5 kWh (38 %)")."""
 _OF_TOTAL: Final = ("eligible", "observed")
 """Names of count metrics that are the base of the count before them (5 of 7 days)."""
+ARTIFACTS_PATH: Final = "/api/v1/artifacts"
+"""Where the gateway serves a job's charts and tables, by id."""
 _NUMBER_WORDS: Final = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight")
 
 EXAMPLE_QUESTIONS: Final = (
@@ -112,7 +115,21 @@ def write_answer(
     ranked = sorted(findings, key=lambda f: (-f.importance, -f.confidence))
     main_period = _main_period(ranked)
     writer = _Writer(ranked, names, tz, main_period, _Period.of(window_label, main_period, tz))
-    return writer.write(question)
+    downloads = artifacts_line(findings)
+    answer = writer.write(question)
+    return f"{answer}\n\n{downloads}" if downloads else answer
+
+
+def artifacts_line(findings: Sequence[Finding]) -> str:
+    """`Charts and tables: [daily_consumption.svg](/api/v1/artifacts/<id>), ...`: the job's
+    charts and tables, linked once each from the end of the answer, so that readers find the
+    figures behind it (the runner links them from the findings' evidence)."""
+    links: dict[str, str] = {}
+    for evidence in (e for f in findings for e in f.evidence):
+        artifact, name = evidence.data.get("artifact_id"), evidence.data.get("name")
+        if isinstance(artifact, str) and isinstance(name, str):
+            links.setdefault(artifact, f"[{name}]({ARTIFACTS_PATH}/{artifact})")
+    return f"Charts and tables: {', '.join(links.values())}" if links else ""
 
 
 def write_greeting() -> str:

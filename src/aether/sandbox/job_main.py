@@ -1,7 +1,8 @@
 """The job's side of the job directory: read inputs, run the analysis, write the result file.
 
-Runs inside the sandbox, whose root holds only pandas, pyarrow, pydantic and `aether.analysis`,
-so this module imports nothing else. Usage: `python -I -m aether.sandbox.job_main <job_dir>`.
+Runs inside the sandbox, whose root holds only pandas, pyarrow, pydantic, `aether.analysis` and
+the job-side sandbox modules (layout, charts), so this module imports nothing else.
+Usage: `python -I -m aether.sandbox.job_main <job_dir>`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import TypeAdapter
 from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
 from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
+from aether.sandbox.charts import chart_files
 from aether.sandbox.layout import JobDir, JobError
 
 METRICS_FILE: Final = "metrics.csv"
@@ -82,6 +84,8 @@ def main(argv: list[str]) -> int:
         result = run_job(job_dir)
         if any(finding.metrics for finding in result.findings):
             write_atomically(job_dir.output / METRICS_FILE, metrics_table(result))
+        for name, svg in chart_files(result).items():
+            write_atomically(job_dir.output / name, svg)
         write_atomically(job_dir.result, result.model_dump_json())
     except Exception as exc:
         traceback.print_exc()

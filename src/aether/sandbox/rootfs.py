@@ -33,7 +33,7 @@ import aether
 
 log = logging.getLogger(__name__)
 
-ROOT_FORMAT: Final = 3
+ROOT_FORMAT: Final = 4
 """Bump when the layout or the selection below changes, so existing roots are rebuilt."""
 
 PACKAGES: Final = ("numpy", "pandas", "pyarrow", "pydantic")
@@ -44,6 +44,7 @@ AETHER_FILES: Final = (
     "analysis/*.py",
     "sandbox/__init__.py",
     "sandbox/layout.py",
+    "sandbox/charts.py",
     "sandbox/job_main.py",
     "sandbox/script_main.py",
     "sandbox/worker_main.py",
