@@ -66,7 +66,7 @@ async def measure(args: argparse.Namespace, root: Path) -> None:
         print(result.line())
     print(summary_ratio(results["aether gateway"], results["bare FastAPI"]))
     print(
-        f"for scale: a question that runs the energy analysis (sandboxed subprocess job), "
+        f"for scale: a question that runs the energy analysis (one sandboxed job), "
         f"median of {args.analysis_requests}: {median(analysis.latencies) * 1000:.0f} ms"
     )
 
