@@ -7,8 +7,9 @@ What it implements, with HA's semantics (homeassistant/components/history and re
 - `GET /api/`, `/api/config` (with `time_zone`), `/api/states`, `/api/states/<entity_id>` (404);
 - `GET /api/history/period[/<start>]`: `filter_entity_id` (required, comma-separated),
   `end_time` (default start + 1 day), `minimal_response` (first state full, then only `state` and
-  `last_changed`, repeated states dropped), `no_attributes`, `significant_changes_only` (on
-  unless `0`: a row whose state did not change, an update only, is left out), `skip_initial_state`
+  `last_changed`, repeated states dropped), `no_attributes` (else a `total` sensor's attributes
+  carry its `last_reset` at each state), `significant_changes_only` (on unless `0`: a row whose
+  state did not change, an update only, is left out), `skip_initial_state`
   (else each entity's last state before `start`, stamped `start`). States are those recorded
   strictly after `start` and strictly before `end`; only the last `keep_days` are kept (the
   recorder's purge), and unknown entities are silently absent, as in HA;
@@ -54,7 +55,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response
 
 from aether.analysis.frames import timestamps_ns
-from aether.analysis.schema import ENTITY_ID, STATE, EntityMeta
+from aether.analysis.schema import ENTITY_ID, LAST_RESET, STATE, EntityMeta
 from aether.data.source import HouseholdData
 from tests.servers import serve_in_thread
 
@@ -110,6 +111,8 @@ class Recorded:
     state: list[str]
     last_changed: np.ndarray
     """When the state last changed: equal to `t` unless the previous state was the same."""
+    last_reset: list[str | None]
+    """The `last_reset` attribute at each state (ISO, as HA serialises it), None when absent."""
 
     @classmethod
     def build(cls, meta: EntityMeta, frame: pd.DataFrame) -> Recorded:
@@ -117,11 +120,15 @@ class Recorded:
         order = np.argsort(t, kind="stable")
         t = t[order]
         states = [str(s) for s in frame[STATE].to_numpy()[order]]
+        resets: list[str | None] = [None] * len(t)
+        if LAST_RESET in frame.columns:
+            stamps = pd.DatetimeIndex(pd.to_datetime(frame[LAST_RESET], utc=True))[order]
+            resets = [None if pd.isna(r) else r.isoformat() for r in stamps]
         changed = t.copy()
         for i in range(1, len(t)):
             if states[i] == states[i - 1]:
                 changed[i] = changed[i - 1]
-        return cls(meta=meta, t=t, state=states, last_changed=changed)
+        return cls(meta=meta, t=t, state=states, last_changed=changed, last_reset=resets)
 
     def numeric(self) -> tuple[np.ndarray, np.ndarray]:
         values = pd.to_numeric(pd.Series(self.state), errors="coerce").to_numpy(dtype=np.float64)
@@ -234,19 +241,27 @@ class FakeHomeAssistant:
         domain = rec.meta.domain
         if significant_only and domain not in SIGNIFICANT_DOMAINS:
             inside = inside[rec.last_changed[inside] == rec.t[inside]]
-        rows: list[tuple[str, int, int]] = []
+        rows: list[tuple[str, int, int, int]] = []
         if initial and self.oldest_ns < start_ns:
             before = np.flatnonzero(kept & (rec.t < start_ns))
             if len(before):
-                rows.append((rec.state[int(before[-1])], start_ns, start_ns))
-        rows.extend((rec.state[i], int(rec.t[i]), int(rec.last_changed[i])) for i in inside)
-        attributes = {} if no_attributes else self.attributes(rec.meta)
+                rows.append((rec.state[int(before[-1])], start_ns, start_ns, int(before[-1])))
+        rows.extend((rec.state[i], int(rec.t[i]), int(rec.last_changed[i]), int(i)) for i in inside)
 
-        def full(state: str, updated: int, changed: int) -> dict[str, Any]:
+        def attributes(index: int) -> dict[str, Any]:
+            """A `total` sensor's attributes carry its `last_reset` at that state, as in HA."""
+            if no_attributes:
+                return {}
+            found = self.attributes(rec.meta)
+            if rec.meta.state_class == "total":
+                found["last_reset"] = rec.last_reset[index]
+            return found
+
+        def full(state: str, updated: int, changed: int, index: int) -> dict[str, Any]:
             return {
                 "entity_id": rec.meta.entity_id,
                 "state": state,
-                "attributes": attributes,
+                "attributes": attributes(index),
                 "last_changed": iso(changed if not significant_only else updated),
                 "last_updated": iso(updated),
             }
@@ -255,7 +270,7 @@ class FakeHomeAssistant:
             return [full(*row) for row in rows]
         items = [full(*rows[0])]
         previous = rows[0][0]
-        for state, updated, _ in rows[1:]:
+        for state, updated, _, _ in rows[1:]:
             if state != previous:
                 items.append({"state": state, "last_changed": iso(updated)})
                 previous = state

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from aether.analysis.frames import long_frame
+from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
 from aether.data.demo import generate_demo_household
 from aether.data.errors import (
@@ -21,12 +23,15 @@ from aether.data.errors import (
     UPSTREAM_ERROR,
     DataSourceError,
 )
+from aether.data.files import read_household_file
 from aether.data.homeassistant.source import HomeAssistantOptions, HomeAssistantSource
 from aether.data.homeassistant.websocket import HomeAssistantWebSocket
 from aether.data.slicing import slice_household
 from aether.data.source import HouseholdData
 from tests.fakes.home_assistant import FAKE_TOKEN, FakeHomeAssistant, running_fake_home_assistant
 from tests.servers import free_port
+from tests.unit import test_analysis_ground_truth as truth
+from tests.unit.test_data_files import ev_csv
 
 NOW = datetime(2024, 11, 20, 10, 7, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -307,3 +312,47 @@ async def test_websocket_commands_follow_home_assistant_s_protocol(
         assert "invalid_start_time" in str(info.value)
         with pytest.raises(DataSourceError, match="unknown_command"):
             await session.command("config/nothing")
+
+
+def energy(household: HouseholdData) -> list[float]:
+    result = run_analysis("energy", household.frame, household.entities, truth.params(tariff=None))
+    by_entity = truth.finding(result, "consumption_by_entity")
+    return [m.value for m in by_entity.metrics if m.name == "energy"]
+
+
+async def test_a_total_meter_s_last_reset_comes_with_attributes_as_from_the_file(
+    tmp_path: Path,
+) -> None:
+    """The ground truth's `total` EV meter served by HA gives the consumption its CSV import
+    gives: only its history batch asks for attributes, whose `last_reset` opens each period."""
+    imported = read_household_file(ev_csv(tmp_path), "Europe/Berlin")
+    ev = truth.EV
+    now = truth.END + DAY
+    # The file's first reading is at the source's first lookback marker (an hour before the
+    # window), which HA leaves out; one reading before it stands in for the longer history.
+    midnight = truth.utc(22, 0)
+    earlier = long_frame(ev, [truth.utc(22, 22)], [10.0], [midnight])
+    served = HouseholdData(
+        frame=pd.concat([earlier, imported.frame], ignore_index=True),
+        entities=imported.entities,
+        timezone=imported.timezone,
+    )
+    fake = FakeHomeAssistant(served, now=now, keep_days=10)
+    with running_fake_home_assistant(fake) as url:
+        ha = HomeAssistantSource(HomeAssistantOptions(url=url, token=FAKE_TOKEN), lambda: now)
+        try:
+            got = await ha.load(truth.START, truth.END)
+        finally:
+            await ha.aclose()
+    history = [r for r in fake.requests if "history" in r]
+    assert history
+    assert all("no_attributes" not in r for r in history)
+    # Both sources load [start, end) and the reading before it; the file import over the same
+    # window is what the data directory's source would load.
+    windowed = slice_household(imported, truth.START, truth.END, None)
+    pd.testing.assert_frame_equal(got.frame, windowed.frame)
+    assert energy(got) == energy(windowed)
+    without = HouseholdData(
+        frame=got.frame.drop(columns=["last_reset"]), entities=got.entities, timezone=got.timezone
+    )
+    assert energy(without) < energy(got)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
 from aether.data.errors import INVALID_FILE, NO_DATA, DataSourceError
 from aether.data.files import (
@@ -18,6 +19,7 @@ from aether.data.files import (
     write_long_format,
 )
 from aether.data.parquet_store import ParquetHouseholdSource, read_household
+from tests.unit import test_analysis_ground_truth as ground_truth
 
 HEADER = "entity_id,timestamp,state,unit,device_class,state_class,friendly_name\n"
 GOOD = HEADER + (
@@ -186,3 +188,63 @@ async def test_the_files_source_without_an_import_says_what_to_do(tmp_path: Path
         await source.entities()
     assert info.value.code == NO_DATA
     assert "aether data import FILE" in str(info.value)
+
+
+def ev_csv(tmp_path: Path) -> Path:
+    """The ground truth's `total` EV meter (two and more last_reset periods) as a CSV in local
+    time, so the file path and the hand-built frame can be compared number for number."""
+    frame = ground_truth.ev_frame()
+    lines = [HEADER.strip() + ",last_reset"]
+    for stamp, state, reset in zip(
+        frame["timestamp"], frame["state"], frame["last_reset"], strict=True
+    ):
+        local, reset_local = stamp.tz_convert(ground_truth.BERLIN), reset.tz_convert(TZ)
+        lines.append(
+            f"{ground_truth.EV},{local.isoformat()},{state},kWh,energy,total,Ev,"
+            f"{reset_local.isoformat()}"
+        )
+    return write(tmp_path, "\n".join(lines) + "\n")
+
+
+def test_last_reset_of_a_total_meter_is_imported_and_counted_per_period(tmp_path: Path) -> None:
+    import_household(ev_csv(tmp_path), tmp_path / "data", TZ)
+    household = read_household(tmp_path / "data")
+    assert household.frame["last_reset"].notna().all()
+    result = run_analysis(
+        "energy", household.frame, household.entities, ground_truth.params(tariff=None)
+    )
+    by_entity = ground_truth.finding(result, "consumption_by_entity")
+    energy = [m.value for m in by_entity.metrics if m.name == "energy"]
+    assert energy == [40.0]
+    ev = next(e for e in by_entity.evidence if e.entity_id == ground_truth.EV)
+    assert len(ev.data["metering_periods"]) == 5
+
+
+def test_last_reset_may_be_empty_but_must_be_a_zoned_time(tmp_path: Path) -> None:
+    text = (
+        HEADER.strip()
+        + ",last_reset\n"
+        + (
+            "sensor.ev,2024-11-18T00:00:00Z,1.0,kWh,energy,total,EV,\n"
+            "sensor.ev,2024-11-18T01:00:00Z,2.0,kWh,energy,total,EV,yesterday\n"
+            "sensor.ev,2024-11-18T02:00:00Z,3.0,kWh,energy,total,EV,2024-11-18T00:00:00\n"
+            "sensor.ev,2024-11-18T03:00:00Z,0.5,kWh,energy,total,EV,2024-11-18T03:00:00+01:00\n"
+        )
+    )
+    assert problems(write(tmp_path, text)) == [
+        "row 2: last_reset 'yesterday' is not an ISO 8601 time",
+        "row 3: last_reset '2024-11-18T00:00:00' has no time zone (add Z or +01:00)",
+    ]
+    lines = text.splitlines()
+    good = "\n".join([lines[0], lines[1], lines[4]]) + "\n"
+    frame = read_household_file(write(tmp_path, good, "good.csv"), TZ).frame
+    assert frame["last_reset"].isna().tolist() == [True, False]
+    assert frame["last_reset"].iloc[1] == pd.Timestamp(datetime(2024, 11, 18, 2, tzinfo=UTC))
+
+
+def test_last_reset_survives_parquet_and_the_long_format_round_trip(tmp_path: Path) -> None:
+    household = read_household_file(ev_csv(tmp_path), TZ)
+    for name in ("again.csv", "again.parquet"):
+        write_long_format(household, tmp_path / name)
+        again = read_household_file(tmp_path / name, TZ)
+        pd.testing.assert_series_equal(again.frame["last_reset"], household.frame["last_reset"])

@@ -8,7 +8,8 @@ One row per reported state:
     light.kitchen,2024-11-18T06:42:10Z,on,,,,Kitchen light
 
 `entity_id`, `timestamp` (ISO 8601 with a zone: `Z` or an offset), `state` and `unit` (may be
-empty) are required; `device_class`, `state_class` and `friendly_name` are optional. An entity's
+empty) are required; `device_class`, `state_class`, `friendly_name` and `last_reset` (a `total`
+sensor's attribute, a time like `timestamp`, empty when not reported) are optional. An entity's
 unit and classes are the same on all its rows. Errors name the data row (1 = the first row after
 the header) so that a user can fix the file; nothing is written unless the whole file is valid.
 """
@@ -24,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from aether.analysis.frames import normalise_frame
-from aether.analysis.schema import ENTITY_ID, STATE, TIMESTAMP, VALUE, EntityMeta
+from aether.analysis.schema import ENTITY_ID, LAST_RESET, STATE, TIMESTAMP, VALUE, EntityMeta
 from aether.data.errors import INVALID_FILE, DataSourceError
 from aether.data.parquet_store import has_household, read_household, write_household
 from aether.data.source import HouseholdData
 
 REQUIRED_COLUMNS: Final = (ENTITY_ID, TIMESTAMP, STATE, "unit")
-OPTIONAL_COLUMNS: Final = ("device_class", "state_class", "friendly_name")
+OPTIONAL_COLUMNS: Final = ("device_class", "state_class", "friendly_name", LAST_RESET)
 META_COLUMNS: Final = ("unit", "device_class", "state_class", "friendly_name")
 STATE_CLASSES: Final = frozenset({"measurement", "total", "total_increasing"})
 CSV_SUFFIXES: Final = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
@@ -135,23 +136,30 @@ class _Collector:
         self.errors.append(RowError(None, message))
 
 
-def _timestamps(table: pd.DataFrame, errors: _Collector) -> pd.Series:
-    raw = table[TIMESTAMP]
+def _timestamps(
+    table: pd.DataFrame, errors: _Collector, column: str = TIMESTAMP, *, required: bool = True
+) -> pd.Series:
+    """`column` as UTC times; every row needs one when `required`, otherwise an empty cell is
+    NaT (a `last_reset` that was not reported). A zoneless time is refused: guessing the zone
+    would shift every reading by hours."""
+    raw = table[column]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         stamps = pd.to_datetime(raw, utc=True)
-        errors.rows(stamps.isna().to_numpy(), "timestamp is empty")
+        if required:
+            errors.rows(stamps.isna().to_numpy(), f"{column} is empty")
         return stamps
     if pd.api.types.is_datetime64_dtype(raw.dtype):
-        errors.whole("column timestamp has no time zone: store it as UTC or with an offset")
+        errors.whole(f"column {column} has no time zone: store it as UTC or with an offset")
         return pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns, UTC]")
-    text = _text_column(table, TIMESTAMP)
+    text = _text_column(table, column)
     stamps = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     empty = (text == "").to_numpy()
     unparsed = stamps.isna().to_numpy() & ~empty
     zoneless = ~unparsed & ~empty & ~text.str.contains(ZONE_PATTERN, regex=True).to_numpy()
-    errors.rows(empty, "timestamp is empty")
-    errors.rows(unparsed, [f"timestamp {t!r} is not an ISO 8601 time" for t in text])
-    errors.rows(zoneless, [f"timestamp {t!r} has no time zone (add Z or +01:00)" for t in text])
+    if required:
+        errors.rows(empty, f"{column} is empty")
+    errors.rows(unparsed, [f"{column} {t!r} is not an ISO 8601 time" for t in text])
+    errors.rows(zoneless, [f"{column} {t!r} has no time zone (add Z or +01:00)" for t in text])
     return stamps
 
 
@@ -198,6 +206,11 @@ def parse_long_format(table: pd.DataFrame, path: Path, timezone: str) -> Househo
         [f"entity_id {i!r} is not a Home Assistant entity id (domain.name)" for i in ids],
     )
     stamps = _timestamps(table, errors)
+    resets = (
+        _timestamps(table, errors, LAST_RESET, required=False)
+        if LAST_RESET in table.columns
+        else None
+    )
     states = _text_column(table, STATE)
     errors.rows((states == "").to_numpy(), "state is empty (use unknown or unavailable)")
     meta_values = {
@@ -215,16 +228,15 @@ def parse_long_format(table: pd.DataFrame, path: Path, timezone: str) -> Househo
     if errors.total:
         ordered = sorted(errors.errors, key=lambda e: (e.row is not None, e.row or 0))
         raise InvalidFileError(path, ordered, errors.total)
-    frame = normalise_frame(
-        pd.DataFrame(
-            {
-                ENTITY_ID: ids.to_numpy(),
-                TIMESTAMP: stamps.to_numpy(),
-                VALUE: pd.to_numeric(states, errors="coerce").to_numpy(dtype=np.float64),
-                STATE: states.to_numpy(),
-            }
-        )
-    )
+    columns = {
+        ENTITY_ID: ids.to_numpy(),
+        TIMESTAMP: stamps.to_numpy(),
+        VALUE: pd.to_numeric(states, errors="coerce").to_numpy(dtype=np.float64),
+        STATE: states.to_numpy(),
+    }
+    if resets is not None:
+        columns[LAST_RESET] = resets.to_numpy()
+    frame = normalise_frame(pd.DataFrame(columns))
     entities = {
         entity_id: EntityMeta(
             entity_id=entity_id,
@@ -295,7 +307,8 @@ def import_household(
 
 def write_long_format(data: HouseholdData, path: Path) -> None:
     """A household as a file in the long format (CSV or Parquet by suffix): what `import`
-    reads back to the same household. Timestamps are written in UTC with `+00:00`."""
+    reads back to the same household (`last_reset` included when the frame has it). Timestamps
+    are written in UTC with `+00:00`."""
     frame = data.frame
     meta = [data.entities.get(str(i)) for i in frame[ENTITY_ID]]
     table = pd.DataFrame(
@@ -309,11 +322,20 @@ def write_long_format(data: HouseholdData, path: Path) -> None:
             "friendly_name": _meta_column(meta, "friendly_name"),
         }
     )
+    if LAST_RESET in frame.columns:
+        table[LAST_RESET] = pd.DatetimeIndex(pd.to_datetime(frame[LAST_RESET], utc=True))
     if _suffix(path) in PARQUET_SUFFIXES:
         table.to_parquet(path, index=False)
         return
-    table[TIMESTAMP] = pd.DatetimeIndex(table[TIMESTAMP]).map(lambda t: t.isoformat())
+    for column in (TIMESTAMP, LAST_RESET):
+        if column in table.columns:
+            table[column] = pd.DatetimeIndex(table[column]).map(_iso)
     table.to_csv(path, index=False)
+
+
+def _iso(moment: pd.Timestamp) -> str:
+    """ISO 8601 with its offset; an empty cell for NaT (a `last_reset` that was not reported)."""
+    return "" if pd.isna(moment) else moment.isoformat()
 
 
 def _meta_column(metas: Iterable[EntityMeta | None], field: str) -> list[str]:

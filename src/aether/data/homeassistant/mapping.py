@@ -5,7 +5,8 @@ tested on its own and both the REST and the WebSocket paths produce the same sch
   `device_class`, `state_class` and `friendly_name` from its attributes;
 - a history answer (`/api/history/period`) is one list per entity; the first item is a full state
   and, with `minimal_response`, later items only carry `state` and `last_changed`. A row's time
-  is its `last_updated` (when HA recorded it) or, in a minimal item, its `last_changed`;
+  is its `last_updated` (when HA recorded it) or, in a minimal item, its `last_changed`; when
+  the items carry attributes, a `total` sensor's `attributes.last_reset` fills `last_reset`;
 - an hourly long-term statistic (`recorder/statistics_during_period`) becomes one row per hour:
   a meter (`state_class` total or total_increasing) its reading at the hour's end, any other
   sensor its mean over the hour, placed at the hour's start.
@@ -91,6 +92,7 @@ def history_frame(payload: object) -> pd.DataFrame:
     ids: list[str] = []
     times: list[str] = []
     states: list[str] = []
+    resets: list[str | None] = []
     for series in payload:
         if not isinstance(series, list) or not series:
             continue
@@ -104,9 +106,30 @@ def history_frame(payload: object) -> pd.DataFrame:
             ids.append(str(item.get("entity_id", entity_id)))
             times.append(when)
             states.append("" if item["state"] is None else str(item["state"]))
+            resets.append(_last_reset(item))
     if not ids:
         return empty_frame()
-    return long_frame(ids, _timestamps(times), states)
+    if all(reset is None for reset in resets):
+        return long_frame(ids, _timestamps(times), states)
+    return long_frame(ids, _timestamps(times), states, _reset_times(resets))
+
+
+def _last_reset(item: JsonObject) -> str | None:
+    """`attributes.last_reset` of a history item; None without attributes (minimal items, or
+    history asked with `no_attributes`) or when HA reports none."""
+    attributes = item.get("attributes")
+    if not isinstance(attributes, Mapping):
+        return None
+    return _text(attributes.get("last_reset"))
+
+
+def _reset_times(texts: Sequence[str | None]) -> list[pd.Timestamp | None]:
+    """ISO `last_reset` texts as UTC times; one HA cannot parse stays unknown (None) rather than
+    failing the whole history."""
+    stamps = pd.to_datetime(
+        pd.Series(list(texts), dtype=object), utc=True, format="ISO8601", errors="coerce"
+    )
+    return [None if pd.isna(t) else t for t in stamps]
 
 
 def _epoch_or_iso(values: Sequence[object]) -> pd.DatetimeIndex:

@@ -69,16 +69,19 @@ class HomeAssistantRest:
         *,
         initial_state: bool,
         minimal_response: bool,
+        attributes: bool = False,
     ) -> Any:
         """`GET /api/history/period/<start>`: states recorded after `start` and before `end`
         of `entity_ids`; with `initial_state`, HA adds each entity's state at `start` (the last
-        one before it, stamped `start`). Attributes are never asked for: `/api/states` has them."""
+        one before it, stamped `start`). Attributes are asked for only with `attributes` (a `total`
+        sensor's `last_reset` changes over time): `/api/states` has the rest, and they are big."""
         params: dict[str, str] = {
             "filter_entity_id": ",".join(entity_ids),
             "end_time": ha_time(end),
-            "no_attributes": "",
             "significant_changes_only": "0",
         }
+        if not attributes:
+            params["no_attributes"] = ""
         if minimal_response:
             params["minimal_response"] = ""
         if not initial_state:

@@ -4,7 +4,9 @@ return for the same data (docs/data-sources.md explains each rule).
 - Entities and their metadata come from `/api/states`; which are analysed from HA_ENTITIES or,
   without it, sensors with a state_class plus lights, switches, fans, climate and water heaters.
 - The recent past comes from the history API in batches (HA_BATCH_ENTITIES entities and
-  HA_BATCH_DAYS days per request), every state recorded, attributes left out.
+  HA_BATCH_DAYS days per request), every state recorded, attributes left out, except for
+  `total` sensors: their own batches ask for attributes, whose `last_reset` starts a new
+  metering period that the readings alone cannot show.
 - HA reports the state an entity had at a request's start stamped with that start, not with the
   time it was recorded, and it drops a state recorded exactly at the start. So the source asks
   from an hour earlier and, for entities silent in that hour, looks further back (a day, then
@@ -172,12 +174,13 @@ class HomeAssistantSource:
         self, ids: list[str], metas: dict[str, EntityMeta], start: datetime, end: datetime
     ) -> pd.DataFrame:
         cutoff = self.history_cutoff()
+        totals = frozenset(i for i in ids if i in metas and metas[i].state_class == "total")
         if start >= cutoff:
-            return await self._history(ids, start, end)
+            return await self._history(ids, start, end, totals)
         statistics, covered = await self._statistics(ids, metas, start, min(end, cutoff))
         if end <= cutoff:
             return statistics
-        recent = await self._history(ids, cutoff, end)
+        recent = await self._history(ids, cutoff, end, totals)
         # An entity with statistics takes them before the cutoff and its states from it on.
         cutoff_ns = to_ns(cutoff)
         recent_ts = timestamps_ns(recent)
@@ -185,10 +188,13 @@ class HomeAssistantSource:
         statistics = statistics[timestamps_ns(statistics) < cutoff_ns]
         return _concat([statistics, recent])
 
-    async def _history(self, ids: list[str], start: datetime, end: datetime) -> pd.DataFrame:
-        """Every state of `ids` in [start, end) and the truly last one before `start`."""
+    async def _history(
+        self, ids: list[str], start: datetime, end: datetime, totals: frozenset[str]
+    ) -> pd.DataFrame:
+        """Every state of `ids` in [start, end) and the truly last one before `start`; `totals`
+        (of `ids`) are asked with attributes for their `last_reset`."""
         marker = start - FIRST_LOOKBACK
-        frame = await self._history_batches(ids, marker, end)
+        frame = await self._history_batches(ids, marker, end, totals)
         earliest = self._clock() - timedelta(days=self._options.history_days)
         lookbacks = [start - pad for pad in FURTHER_LOOKBACKS] + [earliest]
         for earlier in lookbacks:
@@ -197,7 +203,9 @@ class HomeAssistantSource:
             unresolved = _stamped_at_marker(frame, marker, start)
             if not unresolved:
                 break
-            before = await self._history_batches(unresolved, earlier, marker + ONE_MICROSECOND)
+            before = await self._history_batches(
+                unresolved, earlier, marker + ONE_MICROSECOND, totals
+            )
             answered = before[ENTITY_ID].unique()
             stale = frame[ENTITY_ID].isin(answered).to_numpy() & (
                 timestamps_ns(frame) == to_ns(marker)
@@ -207,13 +215,18 @@ class HomeAssistantSource:
         return frame
 
     async def _history_batches(
-        self, ids: list[str], start: datetime, end: datetime
+        self, ids: list[str], start: datetime, end: datetime, totals: frozenset[str]
     ) -> pd.DataFrame:
+        """`totals` get batches of their own with attributes, so that the other entities'
+        answers stay small (attributes are most of an answer's size)."""
         spans = _spans(start, end, timedelta(days=self._options.batch_days))
+        plain = [i for i in ids if i not in totals]
+        with_attributes = [i for i in ids if i in totals]
         calls: list[Callable[[], Awaitable[Any]]] = []
-        for chunk in _chunks(ids, self._options.batch_entities):
-            for index, (a, b) in enumerate(spans):
-                calls.append(self._history_call(chunk, a, b, index == 0, b == end))
+        for group, attributes in ((plain, False), (with_attributes, True)):
+            for chunk in _chunks(group, self._options.batch_entities):
+                for index, (a, b) in enumerate(spans):
+                    calls.append(self._history_call(chunk, a, b, index == 0, b == end, attributes))
         answers = await self._gather(calls)
         try:
             return _concat([history_frame(answer) for answer in answers])
@@ -223,9 +236,18 @@ class HomeAssistantSource:
             ) from exc
 
     def _history_call(
-        self, chunk: list[str], start: datetime, end: datetime, first: bool, last: bool
+        self,
+        chunk: list[str],
+        start: datetime,
+        end: datetime,
+        first: bool,
+        last: bool,
+        attributes: bool,
     ) -> Callable[[], Awaitable[Any]]:
+        """One history request; with `attributes` never minimal, whose short items would lose
+        the `last_reset` of every state after the first."""
         until = end if last else end + ONE_MICROSECOND
+        minimal = self._options.minimal_response and not attributes
 
         async def call() -> Any:
             return await self._rest.history(
@@ -233,7 +255,8 @@ class HomeAssistantSource:
                 until,
                 chunk,
                 initial_state=first,
-                minimal_response=self._options.minimal_response,
+                minimal_response=minimal,
+                attributes=attributes,
             )
 
         return call
