@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 import httpx
 
+from aether.data.homeassistant.rest import ha_http_client
+
 CONFIG_PATH: Final = "/api/config/automation/config/"
 RELOAD_PATH: Final = "/api/services/automation/reload"
 STATES_PATH: Final = "/api/states"
@@ -53,11 +55,7 @@ class HomeAssistantAutomations:
     def __init__(self, base_url: str, token: str, timeout_seconds: float) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout_seconds
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=timeout_seconds,
-        )
+        self._client = ha_http_client(self.base_url, token, timeout_seconds)
 
     async def aclose(self) -> None:
         await self._client.aclose()

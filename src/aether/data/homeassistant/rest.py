@@ -32,17 +32,23 @@ def ha_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def ha_http_client(base_url: str, token: str, timeout_seconds: float) -> httpx.AsyncClient:
+    """How every part of Aether talks HTTP to Home Assistant: its base URL and a long-lived
+    access token as Bearer credentials."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=timeout_seconds,
+    )
+
+
 class HomeAssistantRest:
     """One HTTP connection pool to one Home Assistant; close it with `aclose`."""
 
     def __init__(self, base_url: str, token: str, timeout_seconds: float) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout_seconds
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=timeout_seconds,
-        )
+        self._client = ha_http_client(self.base_url, token, timeout_seconds)
 
     async def aclose(self) -> None:
         await self._client.aclose()
