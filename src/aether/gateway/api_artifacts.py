@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from aether.gateway.auth import require_api_key
+from aether.gateway.dependencies import StoreDep
 from aether.gateway.errors import ApiError
-from aether.store import Store
 
 router = APIRouter(prefix="/api/v1/artifacts", dependencies=[Depends(require_api_key)])
 
@@ -21,8 +21,7 @@ ArtifactId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the con
 
 
 @router.get("/{artifact_id}", response_class=Response)
-async def get_artifact(artifact_id: ArtifactId, request: Request) -> Response:
-    store: Store = request.app.state.store
+async def get_artifact(artifact_id: ArtifactId, store: StoreDep) -> Response:
     artifact = await store.artifacts.get(artifact_id)
     if artifact is None:
         raise ApiError(

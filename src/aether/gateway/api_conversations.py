@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from aether.gateway.auth import require_api_key
+from aether.gateway.dependencies import StoreDep
 from aether.gateway.errors import ApiError
-from aether.store import Store
 
 router = APIRouter(prefix="/api/v1/conversations", dependencies=[Depends(require_api_key)])
 
@@ -49,14 +49,6 @@ class Deleted(BaseModel):
     id: str
     object: Literal["conversation.deleted"] = "conversation.deleted"
     deleted: bool = True
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[Store, Depends(_store)]
 
 
 @router.get("")

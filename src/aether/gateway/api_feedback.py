@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from aether.gateway.auth import require_api_key
+from aether.gateway.dependencies import StoreDep
 from aether.gateway.errors import ApiError
 from aether.observability import tracing
-from aether.store import Feedback, FeedbackRepository, Rating, RunNotFoundError, Store
+from aether.store import Feedback, Rating, RunNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +51,11 @@ class FeedbackOut(BaseModel):
     created_at: datetime
 
 
-def _repository(request: Request) -> FeedbackRepository:
-    store: Store = request.app.state.store
-    return FeedbackRepository(store.database)
-
-
 @router.post("/feedback", status_code=201)
-async def post_feedback(
-    body: FeedbackIn, feedback: Annotated[FeedbackRepository, Depends(_repository)]
-) -> FeedbackOut:
+async def post_feedback(body: FeedbackIn, store: StoreDep) -> FeedbackOut:
     comment = body.comment.strip() if body.comment and body.comment.strip() else None
     try:
-        stored = await feedback.add(body.run_id, body.rating, comment)
+        stored = await store.feedback.add(body.run_id, body.rating, comment)
     except RunNotFoundError:
         raise ApiError(
             404, f"Run {body.run_id!r} does not exist.", param="run_id", code="run_not_found"
@@ -69,7 +63,7 @@ async def post_feedback(
     if tracing.enabled():
         trace_id = await _log_on_trace(stored)
         if trace_id is not None:
-            await feedback.set_trace(stored.id, trace_id)
+            await store.feedback.set_trace(stored.id, trace_id)
             stored = stored.model_copy(update={"trace_id": trace_id})
     return FeedbackOut.model_validate(stored, from_attributes=True)
 

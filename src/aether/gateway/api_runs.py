@@ -22,6 +22,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from aether.analysis.findings import Finding
 from aether.gateway.auth import require_api_key
 from aether.gateway.cancellation import CANCEL_EVENT, RunRegistry
+from aether.gateway.dependencies import StoreDep
 from aether.gateway.errors import ApiError
 from aether.store import Run, RunEvent, RunFilter, RunStatus, Store
 
@@ -85,14 +86,6 @@ class EventPage(BaseModel):
     object: Literal["list"] = "list"
     data: list[EventOut]
     has_more: bool
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[Store, Depends(_store)]
 
 
 def _runs_in_flight(request: Request) -> RunRegistry:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aether.store.artifacts import ArtifactRepository
 from aether.store.conversations import ConversationRepository
 from aether.store.db import create_engine, database_for
+from aether.store.feedback import FeedbackRepository
 from aether.store.migrate import upgrade_database
 from aether.store.runs import RunRepository
 from aether.store.turns import TurnRepository
@@ -23,6 +24,7 @@ class Store:
         self.runs = RunRepository(self.database)
         self.turns = TurnRepository(self.database)
         self.artifacts = ArtifactRepository(self.database)
+        self.feedback = FeedbackRepository(self.database)
 
     @classmethod
     async def open(cls, url: str | URL, *, migrate: bool = True) -> Store:
