@@ -39,13 +39,16 @@ test: lint
 	$(BIN)/pytest -q -ra
 
 # Each benchmark prints its figures next to a baseline from the same run; docs/benchmarks.md
-# records them. analysis_large needs ~4 GB and a few minutes; tracing_cost starts an MLflow server.
+# records them. analysis_large needs ~4 GB and a few minutes; tracing_cost starts an MLflow server;
+# distributed_load creates (and drops) a database on TEST_DATABASE_URL's PostgreSQL server.
 bench: install
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/a2a_hop.py
 	$(BIN)/python bench/sandbox_jobs.py
 	$(BIN)/python bench/tracing_cost.py
 	$(BIN)/python bench/analysis_large.py
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
+	  $(BIN)/python bench/distributed_load.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -11,7 +11,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,27 @@ def running_mesh(root: Path, **overrides: object) -> Iterator[DistributedMesh]:
             )
         )
         yield DistributedMesh(analysts, orchestrator, architect)
+
+
+@contextmanager
+def running_replicas(
+    role: Role, root: Path, count: int = 2, **overrides: object
+) -> Iterator[list[RunningService]]:
+    """`count` replicas of one service, started at the same moment (each in its own thread, as
+    separate processes would race); `overrides` usually name their shared `database_url`."""
+    together = threading.Barrier(count)
+    starting = [
+        running_service(role, root / f"replica-{index}", **overrides) for index in range(count)
+    ]
+
+    def start(replica: AbstractContextManager[RunningService]) -> RunningService:
+        together.wait()
+        return replica.__enter__()
+
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(count) as pool:
+            futures = [pool.submit(start, replica) for replica in starting]
+        for replica, future in zip(starting, futures, strict=True):
+            if future.exception() is None:
+                stack.push(replica.__exit__)
+        yield [future.result() for future in futures]

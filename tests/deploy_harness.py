@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO, cast
 
 import yaml
 
@@ -61,7 +62,8 @@ class CapturedLog:
     def __init__(self, roles: Sequence[str]) -> None:
         self._buffer = io.StringIO()
         self._lock = threading.Lock()
-        self.sink = LogSink(roles, stream=_LockedWriter(self._buffer, self._lock))
+        writer = _LockedWriter(self._buffer, self._lock)
+        self.sink = LogSink(roles, stream=cast(TextIO, writer))
 
     @property
     def text(self) -> str:

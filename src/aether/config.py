@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aether.analysis.tariff import Tariff
@@ -64,6 +73,38 @@ class SettingsError(Exception):
     """A setting is invalid; the message is one line that names the variable."""
 
 
+_HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+
+
+def parse_service_urls(value: str) -> list[str]:
+    """A comma-separated list of base URLs, one per replica of a service (spaces tolerated):
+    `http://127.0.0.1:41001,http://127.0.0.1:41002`. Raises ValueError saying which entry is
+    wrong."""
+    entries = [entry.strip() for entry in value.split(",")]
+    if not any(entries):
+        raise ValueError("needs at least one http(s) base URL")
+    urls: list[str] = []
+    for position, entry in enumerate(entries, start=1):
+        if not entry:
+            raise ValueError(f"entry {position} of {len(entries)} is empty (a stray comma?)")
+        try:
+            url = str(_HTTP_URL.validate_python(entry)).rstrip("/")
+        except ValidationError:
+            raise ValueError(f"entry {position} ({entry!r}) is not an http(s) URL") from None
+        if url in urls:
+            raise ValueError(f"lists {url} twice")
+        urls.append(url)
+    return urls
+
+
+def _urls(port: int) -> list[AnyHttpUrl]:
+    return [AnyHttpUrl(f"http://localhost:{port}")]
+
+
+ServiceUrls = Annotated[list[AnyHttpUrl], NoDecode, Field(min_length=1)]
+"""One base URL per replica of an agent service."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -81,10 +122,11 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     service_token: SecretStr | None = None
     """Bearer token the agent services require on their A2A routes and every caller sends."""
-    architect_service_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8001")
-    ds_orchestrator_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8002")
-    ds_analysts_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8003")
-    """Where the other processes reach each agent service in distributed mode."""
+    architect_service_url: ServiceUrls = Field(default_factory=lambda: _urls(8001))
+    ds_orchestrator_url: ServiceUrls = Field(default_factory=lambda: _urls(8002))
+    ds_analysts_url: ServiceUrls = Field(default_factory=lambda: _urls(8003))
+    """Where the other processes reach each agent service in distributed mode: one base URL, or
+    a comma-separated list with one URL per replica (calls are spread over them)."""
     gateway_public_url: AnyHttpUrl | None = None
     architect_public_url: AnyHttpUrl | None = None
     ds_orchestrator_public_url: AnyHttpUrl | None = None
@@ -94,6 +136,14 @@ class Settings(BaseSettings):
     a2a_timeout_seconds: float = Field(default=120.0, gt=0)
     """Longest silence on an A2A call (streams carry keep-alive pings every 15 s)."""
     a2a_connect_retries: int = Field(default=2, ge=0, le=10)
+    """Retries of a refused connection to a single service URL; a list of replicas is instead
+    tried once each (the next replica on a refusal)."""
+    run_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long a run stays `running` without a heartbeat from the gateway replica serving it;
+    then any replica ends it `failed` (the replica was killed or lost its database)."""
+    run_heartbeat_seconds: float = Field(default=5.0, gt=0, le=600)
+    """How often a gateway replica renews the leases of its runs in flight (one batched write,
+    which also saves their partial answers) and looks for runs whose lease expired."""
     aether_data_dir: Path = Path("./var")
     database_url: str | None = None
     llm_base_url: AnyHttpUrl | None = None
@@ -153,6 +203,24 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator(
+        "architect_service_url", "ds_orchestrator_url", "ds_analysts_url", mode="before"
+    )
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        return parse_service_urls(value) if isinstance(value, str) else value
+
+    @field_validator("run_heartbeat_seconds")
+    @classmethod
+    def _heartbeat_within_lease(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("run_lease_seconds")
+        if lease is not None and value * 2 > lease:
+            raise ValueError(
+                f"must be at most half of RUN_LEASE_SECONDS ({lease:g}), or a live run could be "
+                "taken for a dead one between two heartbeats"
+            )
         return value
 
     @field_validator(
@@ -237,18 +305,23 @@ class Settings(BaseSettings):
             return self.service_token.get_secret_value()
         return self.api_keys[0] if self.api_keys else None
 
-    def service_url(self, role: Role) -> str:
-        """Where other processes reach `role` (no trailing slash)."""
+    def service_urls(self, role: Role) -> list[str]:
+        """Where other processes reach `role`: one base URL per replica (no trailing slashes)."""
         gateway_port = (
             self.port if self.aether_service is Role.GATEWAY else DEFAULT_PORTS[Role.GATEWAY]
         )
+        gateway = self.gateway_public_url or AnyHttpUrl(f"http://localhost:{gateway_port}")
         urls = {
-            Role.GATEWAY: self.gateway_public_url or f"http://localhost:{gateway_port}",
+            Role.GATEWAY: [gateway],
             Role.ARCHITECT: self.architect_service_url,
             Role.DS_ORCHESTRATOR: self.ds_orchestrator_url,
             Role.DS_ANALYSTS: self.ds_analysts_url,
         }
-        return str(urls[role]).rstrip("/")
+        return [str(url).rstrip("/") for url in urls[role]]
+
+    def service_url(self, role: Role) -> str:
+        """Where other processes reach `role`; with several replicas, the first one's URL."""
+        return self.service_urls(role)[0]
 
     def public_url(self, role: Role) -> str:
         """The base URL `role` advertises in its agent card (no trailing slash)."""
@@ -286,4 +359,5 @@ def _describe(exc: ValidationError) -> str:
     variable = str(error["loc"][0]).upper() if error["loc"] else "settings"
     value = error.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
-    return f"{variable}: {error['msg']}{shown}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{variable}: {message}{shown}"

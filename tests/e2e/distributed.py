@@ -12,7 +12,7 @@ policy, `run_local`), so a test may kill a role and keep talking to the rest.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,19 +41,32 @@ def clean_environment() -> dict[str, str]:
 
 
 @contextmanager
-def launched_mesh(work: Path) -> Iterator[tuple[Deployment, CapturedLog]]:
-    """Every role started and ready; stopped (and its log kept in `work`) on exit."""
+def launched_mesh(
+    work: Path,
+    *,
+    replicas: Mapping[str, int] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[Deployment, CapturedLog]]:
+    """Every role started and ready; stopped (and its log kept in `work`) on exit.
+
+    `replicas` runs several processes of a role (each on its own free port); `extra_env` is
+    given to every role (e.g. a shared DATABASE_URL, SANDBOX=process).
+    """
     topology = load_topology()
-    ports = dict(zip(topology.roles, free_ports(len(topology.roles)), strict=True))
+    counts = {name: (replicas or {}).get(name, 1) for name in topology.roles}
+    available = iter(free_ports(sum(counts.values())))
+    ports = {name: [next(available) for _ in range(count)] for name, count in counts.items()}
     options = LaunchOptions(
         ports=ports,
+        replicas=counts,
         data_dir=work / "data",
         service_token=TOKEN,
         environment=clean_environment(),
+        extra_env=dict(extra_env or {}),
         cwd=work,
     )
     plan = resolve(topology, options)
-    log = CapturedLog(list(plan.roles))
+    log = CapturedLog([process.name for process in plan.processes])
     try:
         with Deployment(plan, sink=log.sink, ready_timeout=90, stop_grace=15) as deployment:
             yield deployment, log

@@ -39,9 +39,10 @@ def main() -> int:
         print(f"{name}: failing on purpose", flush=True)
         return int(args.fail_start)
     for variable in args.needs:
-        url = os.environ.get(variable)
-        if url is None or not _answers(f"{url}/ready"):
-            print(f"{name}: dependency {variable}={url} is not ready", flush=True)
+        urls = os.environ.get(variable)
+        # A role with several replicas is given every replica's URL, comma-separated.
+        if urls is None or not all(_answers(f"{url}/ready") for url in urls.split(",")):
+            print(f"{name}: dependency {variable}={urls} is not ready", flush=True)
             return 4
     if args.ignore_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

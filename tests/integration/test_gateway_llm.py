@@ -51,7 +51,11 @@ def test_llm_routes_and_writes_the_answer_from_real_findings(
     completion = gateway.openai().chat.completions.create(
         model="aether", messages=[{"role": "user", "content": QUESTION}]
     )
-    assert completion.choices[0].message.content == LLM_ANSWER
+    answer = completion.choices[0].message.content or ""
+    narration, downloads = answer.split("\n\n", 1)
+    assert narration == LLM_ANSWER
+    assert downloads.startswith("Charts and tables: [")  # appended to the model's text
+    assert "(/api/v1/artifacts/" in downloads
     assert completion.usage is not None
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (450, 35)
     routing, writing = fake.requests
@@ -72,7 +76,7 @@ def test_streamed_llm_answer_and_routing_reason(gateway: RunningGateway) -> None
         delta = chunk.choices[0].delta
         content.append(delta.content or "")
         reasoning.append(getattr(delta, "reasoning_content", None) or "")
-    assert "".join(content) == LLM_ANSWER
+    assert "".join(content).split("\n\nCharts and tables: ")[0] == LLM_ANSWER
     assert "LLM: an energy question" in "".join(reasoning)
     with gateway.http() as http:
         assert http.get("/health").json()["llm"].endswith("(fake-model)")

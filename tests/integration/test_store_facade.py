@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from aether.store import Store, async_url, create_engine
+from aether.store.db import DatabaseUnavailableError
 
 
 @pytest.mark.parametrize(
@@ -56,7 +57,8 @@ async def test_ping_passes_on_a_live_database(store: Store) -> None:
 async def test_ping_raises_when_the_database_is_unreachable() -> None:
     store = Store(create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/aether"))
     try:
-        with pytest.raises(ConnectionRefusedError):
+        with pytest.raises(DatabaseUnavailableError) as raised:
             await store.ping()
+        assert isinstance(raised.value.__cause__, ConnectionRefusedError)
     finally:
         await store.close()

@@ -26,6 +26,7 @@ from aether.data.homeassistant.source import HomeAssistantSource
 from aether.data.parquet_store import ParquetHouseholdSource, has_household
 from aether.data.source import HouseholdData
 from aether.sandbox.jobs import AnalysisJob, JobOutcome
+from aether.sandbox.policy import Policies
 from tests.servers import free_port
 
 NOW = datetime(2024, 11, 20, 10, 0, tzinfo=UTC)
@@ -112,6 +113,7 @@ class FailingSource:
 
 class UnusedRunner:
     name = "unused"
+    policies = Policies.scaled(timeout_seconds=60, memory_mb=2048)
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         raise AssertionError("the analysis must not run without data")

@@ -47,7 +47,7 @@ def test_job_serialises_everything_but_the_frame() -> None:
 
     dumped = json.loads(job.model_dump_json())
 
-    assert set(dumped) == {"analyst", "params", "entities"}
+    assert set(dumped) == {"analyst", "params", "entities", "script"}
     assert dumped["entities"][METER.entity_id]["state_class"] == "total_increasing"
     assert "frame" not in repr(job)
 

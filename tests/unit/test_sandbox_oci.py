@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from aether.sandbox.layout import JobDir
-from aether.sandbox.oci import NOBODY, SandboxSpec, runtime_spec, worker_argv
+from aether.sandbox.oci import NOBODY, ROOTLESS_USER, SandboxSpec, runtime_spec, worker_argv
 from aether.sandbox.policy import MIB, Policies
 
 POLICY = Policies.scaled(timeout_seconds=30, memory_mb=1024).standard
 
 
-def spec(tmp_path: Path, cgroups_path: str | None = None, preload: bool = True) -> dict[str, Any]:
+def spec(
+    tmp_path: Path, cgroups_path: str | None = None, preload: bool = True, rootless: bool = False
+) -> dict[str, Any]:
     return runtime_spec(
         SandboxSpec(
             root=tmp_path / "root",
@@ -20,6 +22,7 @@ def spec(tmp_path: Path, cgroups_path: str | None = None, preload: bool = True) 
             policy=POLICY,
             preload=preload,
             cgroups_path=cgroups_path,
+            rootless=rootless,
         )
     )
 
@@ -47,6 +50,16 @@ def test_the_job_runs_as_nobody_without_capabilities(tmp_path: Path) -> None:
     process = spec(tmp_path)["process"]
 
     assert process["user"]["uid"] == process["user"]["gid"] == NOBODY
+    assert process["noNewPrivileges"] is True
+    assert all(not granted for granted in process["capabilities"].values())
+
+
+def test_rootless_the_job_is_the_only_mapped_user_still_without_capabilities(
+    tmp_path: Path,
+) -> None:
+    process = spec(tmp_path, rootless=True)["process"]
+
+    assert process["user"]["uid"] == process["user"]["gid"] == ROOTLESS_USER
     assert process["noNewPrivileges"] is True
     assert all(not granted for granted in process["capabilities"].values())
 

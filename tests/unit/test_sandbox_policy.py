@@ -46,6 +46,19 @@ def test_a_policy_describes_itself_in_one_line() -> None:
     assert policy.describe() == "quick: 10 s, 512 MiB, 1 CPU, 32 tasks"
 
 
+def test_a_policy_lists_its_limits_for_the_runs_events() -> None:
+    policies = Policies.scaled(timeout_seconds=30, memory_mb=1024)
+
+    assert policies.deep.limits() == {
+        "wall_time_seconds": 90.0,
+        "memory_mb": 2048,
+        "cpus": 2.0,
+        "processes": 32,
+        "file_size_mb": 16,
+    }
+    assert policies.quick.limits()["wall_time_seconds"] == 10.0
+
+
 def test_a_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Policies.scaled(timeout_seconds=0, memory_mb=1024)

@@ -57,7 +57,8 @@ def test_aethers_job_side_is_taken_without_the_service() -> None:
     assert not any(name.startswith(("gateway/", "store/", "mesh/", "llm/")) for name in files)
     assert "config.py" not in files
     assert "sandbox/charts.py" in files
-    assert len(AETHER_FILES) == 8
+    assert "sandbox/written.py" in files
+    assert len(AETHER_FILES) == 9
 
 
 def test_a_change_of_the_job_code_changes_the_fingerprint(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from aether.analysis.tariff import Tariff
 from aether.llm.client import ChatMessage, LLMClient, LLMError
 from aether.llm.offline_writer import (
     architect_system_prompt,
+    artifacts_line,
     findings_context,
     write_answer,
     write_capabilities,
@@ -312,6 +313,11 @@ class Architect:
                     prompt_tokens=delta.usage.prompt_tokens,
                     completion_tokens=delta.usage.completion_tokens,
                 )
+        # The downloads, as the offline writer lists them: the model may not link them.
+        downloads = _separated("".join(written), artifacts_line(analysis.findings))
+        if downloads:
+            written.append(downloads)
+            yield TextDelta(agent=self.name, text=downloads)
 
     def _writing_status(self, message: str) -> StatusEvent:
         return StatusEvent(agent=self.name, stage=Stage.WRITING, message=message)

@@ -64,7 +64,8 @@ class AgentRequest(BaseModel):
     history: list[ChatTurn] = Field(default_factory=list)
     analysis: AnalysisParams | None = None
     analysts: list[AnalystName] | None = None
-    """For the orchestrator: which analysts to run; None lets it decide."""
+    """For the orchestrator: which analysts to run; None lets it decide. For an analyst: the
+    team it runs in (the lead one answers what the built-in analyses do not cover)."""
     resume: ResumeInput | None = None
     """Set when this call answers the question a task of this agent asked (InputRequiredEvent):
     the call continues that task, and carries the user's answer as the caller applied it."""

@@ -29,6 +29,7 @@ from aether.agents.contract import (
     Stage,
     StatusEvent,
     TextDelta,
+    UsageEvent,
 )
 from aether.agents.intent import ORDER, SELECT_THRESHOLD, read_intent
 from aether.agents.planning import Clock, plan_analysis
@@ -132,9 +133,12 @@ class DSOrchestrator:
             }
         )
         runs: list[_Run] = []
+        # Each analyst learns the team, so only the lead one has an analysis written for a
+        # question the built-in analyses do not cover.
+        team_request = request.model_copy(update={"analysts": analysts})
         for analyst in analysts:
             run = _Run(analyst)
-            async for event in self._run_with_retries(request, run, params):
+            async for event in self._run_with_retries(team_request, run, params):
                 yield event
             runs.append(run)
         failed = [r.error for r in runs if r.error is not None]
@@ -259,7 +263,11 @@ class DSOrchestrator:
             focus_entities=list(params.focus_entities),
         )
         sub_request = AgentRequest(
-            run_id=request.run_id, agent=target, question=request.question, analysis=params
+            run_id=request.run_id,
+            agent=target,
+            question=request.question,
+            analysis=params,
+            analysts=request.analysts,
         )
         client = self._directory.client_for(ServiceName.DS_ANALYSTS)
         async for event in client.stream(sub_request):
@@ -271,7 +279,7 @@ class DSOrchestrator:
                 yield self._status(
                     Stage.ANALYST_FINISHED, f"{target.value} failed: {event.message}"
                 )
-            elif isinstance(event, StatusEvent):
+            elif isinstance(event, StatusEvent | UsageEvent):
                 yield event
 
     def _status(self, stage: Stage, message: str, **data: object) -> StatusEvent:

@@ -2,6 +2,7 @@
 
     up      containers with podman-compose / docker compose when an engine works, else `local`
     local   the four roles as local processes, in dependency order, until Ctrl-C or one dies
+            (`--replicas gateway=2 --replicas ds-analysts=2`: several processes of a role)
     build   one image per role from Containerfile.service
     plan    print the start stages, ports and URLs; start nothing
 
@@ -29,9 +30,19 @@ from aether.deploy.engine import (
     detect,
 )
 from aether.deploy.errors import DeployError, LaunchInterrupted, TopologyError
-from aether.deploy.launcher import DEFAULT_READY_TIMEOUT, DEFAULT_STOP_GRACE, Deployment
+from aether.deploy.launcher import (
+    DEFAULT_READY_TIMEOUT,
+    DEFAULT_STOP_GRACE,
+    Deployment,
+    RoleExit,
+)
 from aether.deploy.loader import load_topology
-from aether.deploy.plan import DeploymentPlan, LaunchOptions, resolve
+from aether.deploy.plan import (
+    DeploymentPlan,
+    LaunchOptions,
+    replicas_without_shared_database,
+    resolve,
+)
 from aether.deploy.process import describe_exit
 
 PROG = "python -m aether.deploy"
@@ -50,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "plan":
         _print_plan(plan)
         return 0
+    if unshared := replicas_without_shared_database(plan):
+        _say(
+            f"DATABASE_URL is not set, so each replica of {', '.join(unshared)} gets a SQLite "
+            "database of its own and they share no conversations, runs or tasks; set it to "
+            "one PostgreSQL database (docs/operations.md)"
+        )
     if command == "up":
         return _up(args, plan)
     return run_local(plan, ready_timeout=args.ready_timeout, stop_grace=args.stop_grace)
@@ -67,7 +84,7 @@ def run_local(plan: DeploymentPlan, *, ready_timeout: float, stop_grace: float) 
     try:
         with deployment:
             _announce(deployment)
-            died = deployment.wait()
+            died = _wait_while_a_replica_serves(deployment)
     except LaunchInterrupted:
         _say("stopped before every role was ready")
         return 0
@@ -83,14 +100,36 @@ def run_local(plan: DeploymentPlan, *, ready_timeout: float, stop_grace: float) 
     return 0
 
 
+def _wait_while_a_replica_serves(deployment: Deployment) -> RoleExit | None:
+    """Until a stop request (None), or until a role has no replica left (its last exit).
+
+    A replica that dies while others of its role still serve is reported, not fatal: that is
+    what replicas are for.
+    """
+    seen = 0
+    while (died := deployment.wait(seen=seen)) is not None:
+        seen += 1
+        survivors = deployment.survivors(died)
+        if not survivors:
+            return died
+        names = ", ".join(process.name for process in survivors)
+        _say(f"{died.role} exited ({describe_exit(died.code)}); {names} still serving")
+    return None
+
+
 def _up(args: argparse.Namespace, plan: DeploymentPlan) -> int:
     project = Path(args.project_dir)
     detection = detect()
+    ports = sorted(process.port for process in plan.processes)
+    where = f"as local processes on ports {ports[0]}-{ports[-1]}"
     if detection.compose is not None and _has_compose_files(project):
-        return _compose_up(detection.compose, project)
-    ports = sorted(role.port for role in plan.roles.values())
+        if not args.replicas:
+            return _compose_up(detection.compose, project)
+        # The compose files pin one container (name, host port) per role.
+        _say(f"replicas are started {where}, not with {detection.compose.engine.name}")
+        return run_local(plan, ready_timeout=args.ready_timeout, stop_grace=args.stop_grace)
     reason = detection.reason or f"no {' / '.join(COMPOSE_FILES)} in {project.resolve()}"
-    _say(f"{reason}; starting the roles as local processes on ports {ports[0]}-{ports[-1]} instead")
+    _say(f"{reason}; starting the roles {where} instead")
     return run_local(plan, ready_timeout=args.ready_timeout, stop_grace=args.stop_grace)
 
 
@@ -121,7 +160,7 @@ def _announce(deployment: Deployment) -> None:
     say = deployment.sink.say
     say("every role is ready (Ctrl-C stops them all):")
     for name in deployment.plan.start_order[::-1]:
-        say(f"  {name:<16} {urls[name]}")
+        say(f"  {name:<16} {', '.join(deployment.replica_urls[name])}")
     if "gateway" in urls:
         say(f"  try: curl {urls['gateway']}/api/v1/health")
     if "architect" in urls:
@@ -133,9 +172,11 @@ def _announce(deployment: Deployment) -> None:
 def _print_plan(plan: DeploymentPlan) -> None:
     for number, stage in enumerate(plan.stages, start=1):
         print(f"stage {number}: {', '.join(stage)}")
-    for name in plan.start_order:
-        role = plan.roles[name]
-        print(f"{name}: {' '.join(role.argv)} -> {role.base_url} (ready: {role.ready_url})")
+    for process in plan.processes:
+        print(
+            f"{process.name}: {' '.join(process.argv)} -> {process.base_url} "
+            f"(ready: {process.ready_url})"
+        )
 
 
 def _has_compose_files(project: Path) -> bool:
@@ -143,7 +184,20 @@ def _has_compose_files(project: Path) -> bool:
 
 
 def _options(args: argparse.Namespace) -> LaunchOptions:
-    return LaunchOptions(host=args.host, base_port=args.base_port, data_dir=Path(args.data_dir))
+    return LaunchOptions(
+        host=args.host,
+        base_port=args.base_port,
+        data_dir=Path(args.data_dir),
+        replicas=dict(args.replicas),
+    )
+
+
+def _replica_count(text: str) -> tuple[str, int]:
+    """`ROLE=N` from the command line."""
+    role, separator, count = text.partition("=")
+    if not separator or not role or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"expected ROLE=N (e.g. ds-analysts=2), got {text!r}")
+    return role, int(count)
 
 
 def _say(text: str) -> None:
@@ -170,6 +224,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--host", default="127.0.0.1", help="bind address of every role")
         command.add_argument(
             "--base-port", type=int, help="shift the ports so the lowest is this one"
+        )
+        command.add_argument(
+            "--replicas",
+            type=_replica_count,
+            action="append",
+            default=[],
+            metavar="ROLE=N",
+            help="run N processes of ROLE (repeatable); the roles that call it get every "
+            "replica's URL, comma-separated. Extra replicas take the ports above the highest one",
         )
         command.add_argument(
             "--data-dir",

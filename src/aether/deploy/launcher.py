@@ -3,8 +3,9 @@
 Used by `python -m aether.deploy` and by the tests, as a context manager:
 
     with Deployment(plan) as mesh:      # every role is ready here
-        mesh.urls["gateway"]
-        mesh.wait()                     # until a role dies or request_stop() is called
+        mesh.urls["gateway"]            # its first replica; mesh.replica_urls["gateway"]: all
+        mesh.replicas("gateway")        # the processes of every replica (e.g. to SIGKILL one)
+        mesh.wait()                     # until a process dies or request_stop() is called
 
 Any failure while starting (a role exits, is not ready in time, a stop is requested) stops the
 roles that did start before the error propagates, so a caller never inherits half a mesh.
@@ -19,7 +20,7 @@ from types import TracebackType
 
 from aether.deploy.errors import NotReadyError
 from aether.deploy.logs import LogSink
-from aether.deploy.plan import DeploymentPlan
+from aether.deploy.plan import DeploymentPlan, RolePlan
 from aether.deploy.ports import ensure_free
 from aether.deploy.process import RoleProcess, describe_exit
 from aether.deploy.readiness import wait_until_ready
@@ -30,7 +31,10 @@ DEFAULT_STOP_GRACE = 15.0
 
 @dataclass(frozen=True)
 class RoleExit:
-    """A role whose main process ended without being asked to."""
+    """A role whose main process ended without being asked to.
+
+    `role` is the process's name: the role's, or `role#N` for one of several replicas.
+    """
 
     role: str
     code: int
@@ -46,7 +50,7 @@ class Deployment:
         stop_grace: float = DEFAULT_STOP_GRACE,
     ) -> None:
         self.plan = plan
-        self.sink = sink or LogSink(plan.roles)
+        self.sink = sink or LogSink([process.name for process in plan.processes])
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._processes: dict[str, RoleProcess] = {}
@@ -57,11 +61,27 @@ class Deployment:
 
     @property
     def urls(self) -> dict[str, str]:
+        """The first replica of each role."""
         return self.plan.urls
 
     @property
+    def replica_urls(self) -> dict[str, list[str]]:
+        return self.plan.replica_urls
+
+    @property
     def processes(self) -> dict[str, RoleProcess]:
+        """Every started process by name (`role`, or `role#N` for replicas)."""
         return dict(self._processes)
+
+    def survivors(self, exited: RoleExit) -> list[RoleProcess]:
+        """The replicas of the exited process's role that still run."""
+        role = self._processes[exited.role].plan.role
+        return [process for process in self.replicas(role) if process.returncode is None]
+
+    def replicas(self, role: str) -> list[RoleProcess]:
+        """The started processes of `role`, first replica first."""
+        names = [replica.name for replica in self.plan.replicas_of(role)]
+        return [self._processes[name] for name in names if name in self._processes]
 
     @property
     def stop_requested(self) -> bool:
@@ -81,10 +101,15 @@ class Deployment:
 
     def start(self) -> None:
         """Start every stage and wait until each of its roles is ready; stop all on failure."""
-        ensure_free({name: role.port for name, role in self.plan.roles.items()}, self.plan.host)
+        processes = self.plan.processes
+        ensure_free({process.name: process.port for process in processes}, self.plan.host)
         try:
             for stage in self.plan.stages:
-                started = [self._start_role(name) for name in stage]
+                started = [
+                    self._start_process(replica)
+                    for name in stage
+                    for replica in self.plan.replicas_of(name)
+                ]
                 for process in started:
                     seconds = wait_until_ready(process, self._ready_timeout, self._stop_requested)
                     self._raise_if_any_died(waiting_for=process.name)
@@ -94,14 +119,18 @@ class Deployment:
             self.stop()
             raise
 
-    def wait(self, timeout: float | None = None) -> RoleExit | None:
-        """Block until a role exits on its own (returned), or a stop request / timeout (None)."""
+    def wait(self, timeout: float | None = None, *, seen: int = 0) -> RoleExit | None:
+        """Block until a process exits on its own (returned), or a stop request / timeout (None).
+
+        Exits are returned in the order they happened; `seen` skips the first ones, so a caller
+        that carries on after a replica died can wait for the next exit.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._wake.clear()
             with self._lock:
-                if self._exits:
-                    return self._exits[0]
+                if len(self._exits) > seen:
+                    return self._exits[seen]
             if self._stop_requested.is_set():
                 return None
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -122,21 +151,20 @@ class Deployment:
         self._wake.set()
 
     def stop(self) -> None:
-        """Stop every started role, dependents first, each with SIGTERM then SIGKILL."""
+        """Stop every started process, dependents first, each with SIGTERM then SIGKILL."""
         for stage in self.plan.stop_stages:
             for name in stage:
-                process = self._processes.get(name)
-                if process is None or process.stopped:
-                    continue
-                code = process.stop(self._stop_grace)
-                self.sink.say(f"{name} stopped ({describe_exit(code)})")
+                for process in self.replicas(name):
+                    if process.stopped:
+                        continue
+                    code = process.stop(self._stop_grace)
+                    self.sink.say(f"{process.name} stopped ({describe_exit(code)})")
 
-    def _start_role(self, name: str) -> RoleProcess:
-        role = self.plan.roles[name]
-        self.sink.say(f"starting {name} on port {role.port}: {' '.join(role.argv)}")
+    def _start_process(self, plan: RolePlan) -> RoleProcess:
+        self.sink.say(f"starting {plan.name} on port {plan.port}: {' '.join(plan.argv)}")
         cwd = None if self.plan.cwd is None else str(self.plan.cwd)
-        process = RoleProcess(role, self.sink, cwd=cwd, on_exit=self._exited)
-        self._processes[name] = process
+        process = RoleProcess(plan, self.sink, cwd=cwd, on_exit=self._exited)
+        self._processes[plan.name] = process
         return process
 
     def _exited(self, process: RoleProcess) -> None:

@@ -2,6 +2,10 @@
 
 The plan is pure data, computed before anything starts, so the start order and what each role is
 told about the others can be checked without running a process.
+
+A role may run as several replicas (processes of the same role on different ports). The roles
+that depend on it are then given every replica's URL, comma-separated, under the role's url_env,
+and pick another replica when one refuses connections.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +22,9 @@ from aether.deploy.errors import TopologyError
 from aether.deploy.model import Topology
 
 SERVICE_TOKEN = "SERVICE_TOKEN"
+DATABASE_URL = "DATABASE_URL"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+MAX_REPLICAS = 16
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,11 @@ class LaunchOptions:
 
     host: str = "127.0.0.1"
     # Explicit port per role (tests pass free ports); roles not named keep their (shifted) port.
-    ports: Mapping[str, int] = field(default_factory=dict)
+    # A role with several replicas takes a sequence, one port per replica.
+    ports: Mapping[str, int | Sequence[int]] = field(default_factory=dict)
+    # Processes per role; roles not named run one. Extra replicas without explicit ports get
+    # the ports just above the highest port of the mesh, in the topology's order.
+    replicas: Mapping[str, int] = field(default_factory=dict)
     # Shifts every declared port so the lowest one becomes base_port (e.g. 9000 -> 9000..9003).
     base_port: int | None = None
     # Each role gets its own sub-directory, so SQLite files and demo data are never shared.
@@ -43,7 +53,12 @@ class LaunchOptions:
 
 @dataclass(frozen=True)
 class RolePlan:
+    """One process: a role's only replica, or one of several."""
+
+    # `role` for a single replica; `role#2` for the second of several (log prefix, process key).
     name: str
+    role: str
+    replica: int
     argv: tuple[str, ...]
     env: Mapping[str, str]
     port: int
@@ -57,10 +72,25 @@ class RolePlan:
 class DeploymentPlan:
     name: str
     stages: tuple[tuple[str, ...], ...]
+    # The first replica of each role (the only one, unless replicas were asked for).
     roles: Mapping[str, RolePlan]
     service_token: str
     host: str = "127.0.0.1"
     cwd: Path | None = None
+    # Every replica of each role, first one first; empty means one replica per role.
+    replicas: Mapping[str, tuple[RolePlan, ...]] = field(default_factory=dict)
+
+    def replicas_of(self, role: str) -> tuple[RolePlan, ...]:
+        return self.replicas.get(role) or (self.roles[role],)
+
+    @property
+    def processes(self) -> list[RolePlan]:
+        """Every process to start, in start order."""
+        return [replica for role in self.start_order for replica in self.replicas_of(role)]
+
+    @property
+    def replica_urls(self) -> dict[str, list[str]]:
+        return {name: [r.base_url for r in self.replicas_of(name)] for name in self.roles}
 
     @property
     def start_order(self) -> list[str]:
@@ -109,25 +139,69 @@ def dependency_closure(topology: Topology, role: str) -> list[str]:
     return seen
 
 
-def assign_ports(topology: Topology, options: LaunchOptions) -> dict[str, int]:
+def replica_counts(topology: Topology, options: LaunchOptions) -> dict[str, int]:
+    unknown = sorted(set(options.replicas) - set(topology.roles))
+    if unknown:
+        raise TopologyError(f"replicas given for unknown roles: {', '.join(unknown)}")
+    counts = {name: options.replicas.get(name, 1) for name in topology.roles}
+    for name, count in counts.items():
+        if not 1 <= count <= MAX_REPLICAS:
+            raise TopologyError(
+                f"role {name!r}: {count} replicas; between 1 and {MAX_REPLICAS} can be started"
+            )
+    return counts
+
+
+def assign_ports(topology: Topology, options: LaunchOptions) -> dict[str, list[int]]:
+    """The port of every replica of every role, first replica first."""
     unknown = sorted(set(options.ports) - set(topology.roles))
     if unknown:
         raise TopologyError(f"ports given for unknown roles: {', '.join(unknown)}")
+    counts = replica_counts(topology, options)
     shift = 0
     if options.base_port is not None:
         shift = options.base_port - min(spec.port for spec in topology.roles.values())
-    ports = {
-        name: options.ports.get(name, spec.port + shift) for name, spec in topology.roles.items()
-    }
-    for name, port in ports.items():
-        if not 1 <= port <= 65535:
-            raise TopologyError(f"role {name!r}: port {port} is out of range")
+    ports: dict[str, list[int]] = {}
+    for name, spec in topology.roles.items():
+        given = options.ports.get(name, spec.port + shift)
+        ports[name] = [given] if isinstance(given, int) else list(given)
+        if isinstance(given, int):
+            continue
+        if len(ports[name]) != counts[name]:
+            raise TopologyError(
+                f"role {name!r}: {len(ports[name])} ports given for {counts[name]} replicas"
+            )
+    next_free = max(port for role_ports in ports.values() for port in role_ports) + 1
+    for name, count in counts.items():
+        while len(ports[name]) < count:
+            ports[name].append(next_free)
+            next_free += 1
     owners: dict[int, str] = {}
-    for name, port in ports.items():
-        if port in owners:
-            raise TopologyError(f"port {port} is assigned to both {owners[port]!r} and {name!r}")
-        owners[port] = name
+    for name, role_ports in ports.items():
+        for port in role_ports:
+            if not 1 <= port <= 65535:
+                raise TopologyError(f"role {name!r}: port {port} is out of range")
+            if port in owners:
+                raise TopologyError(
+                    f"port {port} is assigned to both {owners[port]!r} and {name!r}"
+                )
+            owners[port] = name
     return ports
+
+
+def replicas_without_shared_database(plan: DeploymentPlan) -> list[str]:
+    """Roles run as several replicas on SQLite: each replica would have a database of its own
+    (in its data directory), so they would share no conversations, runs or tasks."""
+    return [
+        name
+        for name in plan.start_order
+        if len(plan.replicas_of(name)) > 1 and not plan.roles[name].env.get(DATABASE_URL)
+    ]
+
+
+def instance_name(role: str, replica: int, count: int) -> str:
+    """`role` when it runs alone, else `role#N`: what its log lines and its process are named."""
+    return role if count == 1 else f"{role}#{replica}"
 
 
 def resolve(topology: Topology, options: LaunchOptions | None = None) -> DeploymentPlan:
@@ -136,44 +210,59 @@ def resolve(topology: Topology, options: LaunchOptions | None = None) -> Deploym
     token = options.service_token or base_env.get(SERVICE_TOKEN) or secrets.token_urlsafe(32)
     ports = assign_ports(topology, options)
     url_host = _url_host(options.host)
-    urls = {name: f"http://{url_host}:{port}" for name, port in ports.items()}
+    urls = {
+        name: [f"http://{url_host}:{port}" for port in role_ports]
+        for name, role_ports in ports.items()
+    }
     data_root = options.data_dir.resolve()
-    roles: dict[str, RolePlan] = {}
+    replicas: dict[str, tuple[RolePlan, ...]] = {}
     for name, spec in topology.roles.items():
-        env = {**base_env, "PYTHONUNBUFFERED": "1", **topology.environment, **spec.environment}
-        env.update(options.extra_env)
-        env.update(
-            {
-                "HOST": options.host,
-                "PORT": str(ports[name]),
-                SERVICE_TOKEN: token,
-                "AETHER_DATA_DIR": str(data_root / name),
-            }
-        )
+        shared = {**base_env, "PYTHONUNBUFFERED": "1", **topology.environment, **spec.environment}
+        shared.update(options.extra_env)
+        shared[SERVICE_TOKEN] = token
         for dependency in dependency_closure(topology, name):
             url_env = topology.roles[dependency].url_env
             if url_env is not None:  # the model guarantees it for every dependency
-                env[url_env] = urls[dependency]
-        if spec.public_url_env is not None:
-            env[spec.public_url_env] = urls[name]
-        roles[name] = RolePlan(
-            name=name,
-            argv=(_executable(name, spec.command[0]), *spec.command[1:]),
-            env=env,
-            port=ports[name],
-            base_url=urls[name],
-            health_url=urls[name] + spec.health_path,
-            ready_url=urls[name] + spec.ready_path,
-            data_dir=data_root / name,
-        )
+                shared[url_env] = ",".join(urls[dependency])
+        argv = (_executable(name, spec.command[0]), *spec.command[1:])
+        count = len(ports[name])
+        plans = []
+        for index, (port, url) in enumerate(zip(ports[name], urls[name], strict=True), start=1):
+            instance = instance_name(name, index, count)
+            # One data directory per process: SQLite files and demo data are never shared.
+            data_dir = data_root / (name if count == 1 else f"{name}-{index}")
+            env = {
+                **shared,
+                "HOST": options.host,
+                "PORT": str(port),
+                "AETHER_DATA_DIR": str(data_dir),
+            }
+            if spec.public_url_env is not None:
+                env[spec.public_url_env] = url
+            plans.append(
+                RolePlan(
+                    name=instance,
+                    role=name,
+                    replica=index,
+                    argv=argv,
+                    env=env,
+                    port=port,
+                    base_url=url,
+                    health_url=url + spec.health_path,
+                    ready_url=url + spec.ready_path,
+                    data_dir=data_dir,
+                )
+            )
+        replicas[name] = tuple(plans)
     stages = tuple(tuple(stage) for stage in start_stages(topology))
     return DeploymentPlan(
         name=topology.name,
         stages=stages,
-        roles=roles,
+        roles={name: plans[0] for name, plans in replicas.items()},
         service_token=token,
         host=options.host,
         cwd=options.cwd,
+        replicas=replicas,
     )
 
 

@@ -31,6 +31,7 @@ from aether.gateway.body_limit import BodyLimitMiddleware
 from aether.gateway.cancellation import CancelWatcher
 from aether.gateway.chat_service import ChatService
 from aether.gateway.errors import install_error_handlers
+from aether.gateway.run_reaper import RunLeases
 from aether.mesh.gateway_a2a import GatewayA2A
 from aether.mesh.runtime import open_runtime
 from aether.observability.metrics import install_metrics
@@ -61,16 +62,20 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 approvals=ApprovalDesk(proposals),
             )
             app.state.chat = chat
+            stack.push_async_callback(chat.aclose)
             cancels = CancelWatcher(runtime.store, chat.runs)
             cancels.start()
             stack.push_async_callback(cancels.stop)
+            leases = RunLeases.from_settings(runtime.store, chat.runs, settings)
+            leases.start()
+            stack.push_async_callback(leases.stop)
             probes = await stack.enter_async_context(httpx.AsyncClient())
             app.state.health = HealthFacts(
                 mode=settings.deployment_mode.value,
                 sandbox=runtime.sandbox_name,
                 llm=runtime.llm_description,
                 auth=settings.auth_enabled,
-                downstream_url=runtime.downstream_url,
+                downstream_urls=runtime.downstream_urls,
                 http=probes,
             )
             if not settings.auth_enabled:

@@ -30,10 +30,15 @@ CANCEL_POLL_SECONDS: Final = 0.5
 
 
 class RunControl:
-    """The cancel switch of one run in flight."""
+    """The cancel switch of one run in flight, and the answer it has written so far (which the
+    run's lease saves with each heartbeat, `aether.gateway.run_reaper`)."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, text_parts: list[str] | None = None) -> None:
         self.run_id = run_id
+        self.text_parts = text_parts if text_parts is not None else []
+        """Appended to by the run as it streams; never rewritten."""
+        self.saved_parts = 0
+        """How many of `text_parts` the database holds."""
         self.requested = False
         self.reason = ""
         self.finished = asyncio.Event()
@@ -91,9 +96,14 @@ class RunRegistry:
     def ids(self) -> list[str]:
         return list(self._runs)
 
+    def controls(self) -> list[RunControl]:
+        return list(self._runs.values())
+
     @contextmanager
-    def track(self, run_id: str) -> Iterator[RunControl]:
-        control = RunControl(run_id)
+    def track(self, run_id: str, text_parts: list[str] | None = None) -> Iterator[RunControl]:
+        """Registers the run while the block runs; `text_parts` is where the run collects its
+        answer, so the partial answer can be saved."""
+        control = RunControl(run_id, text_parts)
         self._runs[run_id] = control
         try:
             yield control

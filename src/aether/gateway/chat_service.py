@@ -5,13 +5,18 @@ run always ends in a final state (completed, failed, cancelled) with whatever te
 
 Each run is one trace (a root span, with routing and the agents under it), its log lines carry
 its run and trace ids, and it can be cancelled while it runs (`aether.gateway.cancellation`).
+
+A request with an idempotency key (`aether.gateway.idempotency`) binds the key to its run when
+the question is stored; a retry finds that run instead of starting another. If the database goes
+away mid-run, the run ends with a `database_unavailable` error for the client, and its final
+state is written as soon as the database is back (`FINISH_RETRY_SECONDS`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,19 +41,29 @@ from aether.gateway.approvals import ApprovalDesk, Resumption
 from aether.gateway.auth import ANONYMOUS
 from aether.gateway.cancellation import RunControl, RunRegistry
 from aether.gateway.catalog import resolve_target
-from aether.gateway.errors import ApiError
+from aether.gateway.errors import DATABASE_UNAVAILABLE, ApiError
+from aether.gateway.idempotency import Duplicate, fingerprint, key_reused
 from aether.gateway.openai_schema import ChatCompletionRequest, RequestMessage, Usage
 from aether.gateway.token_budget import TokenBudget
 from aether.llm.tokens import count_message_tokens, count_tokens
 from aether.mesh.trace_context import bound_call, traced_parent
 from aether.observability import metrics, tracing
-from aether.store import ConversationNotFoundError, Store
+from aether.store import ConversationNotFoundError, FinishedTurn, RunStatus, Store
+from aether.store.db import DatabaseUnavailableError
+from aether.store.idempotency import IdempotencyKeyTaken, KeyClaim, KeyOutcome
 
 log = logging.getLogger(__name__)
 
 _GATEWAY = AgentName.ARCHITECT  # routing events are reported on behalf of the architect's front
 RUN_CANCELLED = "run_cancelled"
 """The code of the ErrorEvent that ends a run cancelled through the runs API."""
+AGENT_UNAVAILABLE = "agent_unavailable"
+"""The code of the ErrorEvent of an agent that cannot be reached (`aether.mesh.a2a_client`)."""
+RETRYABLE_CODES = frozenset({AGENT_UNAVAILABLE, DATABASE_UNAVAILABLE})
+FINISH_RETRY_SECONDS = 600.0
+"""How long the final state of a run is retried while the database is unavailable."""
+FINISH_RETRY_DELAY_SECONDS = (0.5, 5.0)
+"""The first and the longest pause between two of those retries (doubling in between)."""
 
 
 @dataclass
@@ -65,6 +80,10 @@ class PreparedChat:
     prompt_estimate: int
     caller: str = ANONYMOUS
     """Who sent it (`aether.gateway.auth.caller_identity`): the actor of approvals it answers."""
+    created: int = 0
+    """When the run was opened (Unix seconds): the completion's `created`, also in replays."""
+    idempotent: bool = False
+    """The request came with an idempotency key, which records how the run ends."""
 
 
 @dataclass
@@ -76,10 +95,18 @@ class RunOutcome:
     llm_completion_tokens: int = 0
     finish_reason: Literal["stop", "length"] = "stop"
     error: ErrorEvent | None = None
+    agent_responded: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set at the first event from the agent that is not an error: it took the request."""
 
     @property
     def text(self) -> str:
         return "".join(self.text_parts)
+
+    @property
+    def retryable(self) -> bool:
+        """The run failed before any answer because something it needs was unreachable: the
+        same request is worth sending again (its idempotency key is released for that)."""
+        return self.error is not None and self.error.code in RETRYABLE_CODES and not self.text_parts
 
     def usage(self, prompt_estimate: int) -> Usage:
         """LLM-reported counts where an LLM worked, our tokenizer's counts where none did."""
@@ -106,16 +133,33 @@ class ChatService:
         """Stores proposals and agents' questions, and resumes a task with the user's answer."""
         self.runs = runs or RunRegistry()
         """The runs in flight here, by id: where a cancel request finds its run."""
+        self._finishing: set[asyncio.Task[None]] = set()
+        """Final states waiting for the database to come back."""
+
+    async def aclose(self) -> None:
+        """Stop retrying final states (the run-lease reaper ends those runs instead)."""
+        for task in self._finishing:
+            task.cancel()
+        if self._finishing:
+            await asyncio.wait(self._finishing)
 
     async def prepare(
         self,
         request: ChatCompletionRequest,
         conversation_header: str | None,
         caller: str = ANONYMOUS,
-    ) -> PreparedChat:
+        idempotency_key: str | None = None,
+    ) -> PreparedChat | Duplicate:
+        """Store the question and open its run; with an idempotency key already used by this
+        caller, a `Duplicate` naming the first request's run instead (nothing is stored)."""
         requested = resolve_target(request.model, request.agent)
         question, history = _split_messages(request.messages)
         conversation_id = request.conversation_id or conversation_header
+        claim = (
+            None
+            if idempotency_key is None
+            else KeyClaim(caller, idempotency_key, fingerprint(request, conversation_id))
+        )
         if conversation_id is not None and not history:
             history = await self._stored_history(conversation_id)
         try:
@@ -125,7 +169,12 @@ class ChatService:
                 question=question,
                 agent_requested=requested.value if requested else "auto",
                 model=request.model,
+                idempotency=claim,
             )
+        except IdempotencyKeyTaken as taken:
+            if claim is None or taken.record.fingerprint != claim.fingerprint:
+                raise key_reused() from None
+            return Duplicate(taken.record)
         except ConversationNotFoundError:
             raise ApiError(
                 404,
@@ -145,6 +194,8 @@ class ChatService:
                 [*history, ChatTurn(role="user", content=question)]
             ),
             caller=caller,
+            created=int(run.created_at.timestamp()),
+            idempotent=claim is not None,
         )
 
     async def execute(
@@ -161,7 +212,7 @@ class ChatService:
         }
         gauge = metrics.RUNS_IN_PROGRESS.labels(metrics.service.name)
         with (
-            self.runs.track(chat.run_id) as control,
+            self.runs.track(chat.run_id, outcome.text_parts) as control,
             tracing.span("chat", "CHAIN", attributes) as span,
             bound_call(chat.run_id, traced_parent()),
         ):
@@ -213,6 +264,12 @@ class ChatService:
             if not stored:
                 await asyncio.shield(self._finish(chat, outcome, cancelled=True))
             raise
+        except DatabaseUnavailableError as exc:
+            log.warning("run %s stopped: %s", chat.run_id, exc)
+            outcome.error = _database_lost()
+            await self._finish(chat, outcome, cancelled=False)
+            yield outcome.error
+            return
         except Exception as exc:  # an agent bug must still end the run, not leave it running
             log.exception("run %s failed", chat.run_id)
             outcome.error = ErrorEvent(
@@ -223,7 +280,10 @@ class ChatService:
             await self._finish(chat, outcome, cancelled=False)
             yield outcome.error
             return
-        await self._finish(chat, outcome, cancelled=False)
+        if not await self._finish(chat, outcome, cancelled=False):
+            # The answer is complete but not stored yet: the client must not take it as final.
+            outcome.error = _database_lost()
+            yield outcome.error
 
     async def _run(
         self, chat: PreparedChat, outcome: RunOutcome
@@ -266,6 +326,8 @@ class ChatService:
         client = self._directory.client_for(service_of(decision.agent))
         async with aclosing(client.stream(request)) as events:
             async for event in events:
+                if not isinstance(event, ErrorEvent):
+                    outcome.agent_responded.set()
                 if isinstance(event, TextDelta):
                     text, exhausted = budget.take(event.text)
                     if text:
@@ -333,24 +395,45 @@ class ChatService:
         *,
         cancelled: bool,
         reason: str = "cancelled by the client",
-    ) -> None:
+    ) -> bool:
+        """Store the run's final state; False if the database is unavailable, in which case
+        it is stored in the background as soon as the database is back."""
         usage = outcome.usage(chat.prompt_estimate)
         if cancelled:
-            status, message_status, error = "cancelled", "partial", reason
+            status, message_status, error = RunStatus.CANCELLED, "partial", reason
         elif outcome.error is not None:
-            status, message_status, error = "failed", "failed", outcome.error.message
+            status, message_status, error = RunStatus.FAILED, "failed", outcome.error.message
         else:
-            status, message_status, error = "completed", "complete", None
-        finished = await self._store.turns.finish_turn(
-            chat.run_id,
-            status,
-            text=outcome.text if outcome.text or error else None,
-            message_status=message_status,
-            error=error,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-        )
+            status, message_status, error = RunStatus.COMPLETED, "complete", None
+
+        text = outcome.text if outcome.text or error else None
+        key = _key_outcome(outcome, status) if chat.idempotent else None
+
+        async def finish() -> FinishedTurn:
+            return await self._store.turns.finish_turn(
+                chat.run_id,
+                status,
+                text=text,
+                message_status=message_status,
+                error=error,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                idempotency=key,
+            )
+
+        try:
+            finished = await finish()
+        except DatabaseUnavailableError as exc:
+            log.warning("run %s: final state not stored yet (%s); retrying", chat.run_id, exc)
+            self._finish_later(chat.run_id, finish)
+            return False
         metrics.RUNS.labels(metrics.service.name, finished.run.status.value).inc()
+        return True
+
+    def _finish_later(self, run_id: str, finish: Callable[[], Awaitable[FinishedTurn]]) -> None:
+        task = asyncio.create_task(_retry_finish(run_id, finish), name=f"aether-finish-{run_id}")
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
 
     async def _stored_history(self, conversation_id: str) -> list[ChatTurn]:
         messages = await self._store.conversations.messages(conversation_id)
@@ -359,6 +442,47 @@ class ChatService:
             for m in messages
             if m.role in ("user", "assistant", "system") and m.content
         ]
+
+
+async def _retry_finish(run_id: str, finish: Callable[[], Awaitable[FinishedTurn]]) -> None:
+    """Store a run's final state once the database is back, for up to `FINISH_RETRY_SECONDS`."""
+    delay, longest = FINISH_RETRY_DELAY_SECONDS
+    deadline = asyncio.get_running_loop().time() + FINISH_RETRY_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, longest)
+        try:
+            finished = await finish()
+        except DatabaseUnavailableError:
+            continue
+        except Exception:  # a run that cannot be finished is the reaper's to end
+            log.exception("run %s: could not store its final state", run_id)
+            return
+        metrics.RUNS.labels(metrics.service.name, finished.run.status.value).inc()
+        log.info("run %s: final state stored after the database came back", run_id)
+        return
+    log.error(
+        "run %s: database unavailable for %.0f s; final state not stored",
+        run_id,
+        FINISH_RETRY_SECONDS,
+    )
+
+
+def _key_outcome(outcome: RunOutcome, status: RunStatus) -> KeyOutcome:
+    """What the run's idempotency key records: how a replay answers, or that a retry runs."""
+    if outcome.retryable:
+        return KeyOutcome(release=True)
+    if status is RunStatus.COMPLETED:
+        return KeyOutcome(finish_reason=outcome.finish_reason)
+    return KeyOutcome(error_code=outcome.error.code if outcome.error else RUN_CANCELLED)
+
+
+def _database_lost() -> ErrorEvent:
+    return ErrorEvent(
+        agent=_GATEWAY,
+        code=DATABASE_UNAVAILABLE,
+        message="The database became unavailable during the run.",
+    )
 
 
 def _split_messages(messages: list[RequestMessage]) -> tuple[str, list[ChatTurn]]:

@@ -1,6 +1,7 @@
 """Every error the public API returns has OpenAI's shape: {"error": {message, type, param, code}}.
 
 Bad input is always a 4xx with a message that says what to fix; no traceback leaves the process.
+A dependency that is down (the database, the next agent) is a 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aether.gateway.openai_schema import ErrorBody, ErrorResponse, dump
+from aether.store.db import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE_STATUS = 503
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait: about how long a restarting service or database takes."""
+DATABASE_UNAVAILABLE = "database_unavailable"
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -29,6 +37,7 @@ _TYPE_BY_STATUS = {
     415: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    503: "service_unavailable",
 }
 
 
@@ -71,8 +80,22 @@ def error_response(
     return JSONResponse(dump(body), status_code=status, headers=headers)
 
 
+def retry_after() -> dict[str, str]:
+    """The headers of a 503: when to try again."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def unavailable_response(
+    message: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return error_response(
+        UNAVAILABLE_STATUS, message, code=code, headers={**(headers or {}), **retry_after()}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DatabaseUnavailableError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -83,6 +106,11 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(
         exc.status, exc.message, param=exc.param, code=exc.code, headers=exc.headers
     )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return unavailable_response(DATABASE_UNAVAILABLE_MESSAGE, DATABASE_UNAVAILABLE)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -73,6 +73,11 @@ class ChunkWriter:
         return chunk.model_dump_json(exclude_none=True)
 
 
+def completion_id(run_id: str) -> str:
+    """A run's completion id: the same for the live answer and for every replay of it."""
+    return f"chatcmpl-{run_id.replace('-', '')}"
+
+
 def error_frame(status: int, message: str, code: str) -> str:
     """Sent as `data: {"error": ...}` after the stream started; the openai SDK raises APIError."""
     return error_body(status, message, code=code).model_dump_json()

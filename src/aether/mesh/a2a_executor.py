@@ -7,7 +7,8 @@ the events it produced meanwhile are published together: consecutive text deltas
 artifact update (a text part each). Nothing waits for a batch to fill: an event that arrives
 alone goes out alone, at once. CancelTask cancels the work, which cancels the pump: that raises
 CancelledError inside the agent (the sandbox runner kills the analysis job on it), and only once
-the agent has really stopped is the task marked CANCELED.
+the agent has really stopped is the task marked CANCELED. A CancelTask served by another replica
+reaches the work through the task's event log (`a2a_remote_cancel`) and stops it the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import aclosing
 
 from a2a.helpers.proto_helpers import new_task
 from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.cluster import TaskEventStream
 from a2a.server.events import EventQueue
 from a2a.types.a2a_pb2 import TaskState
 
@@ -35,6 +37,7 @@ from aether.mesh.a2a_mapping import (
     is_terminal,
     request_from_message,
 )
+from aether.mesh.a2a_remote_cancel import cancelled_in_log
 from aether.mesh.inprocess import InProcessAgentClient
 from aether.mesh.trace_context import bound_call, incoming_traceparent
 from aether.observability import metrics, tracing
@@ -48,13 +51,18 @@ class _Running:
     def __init__(self, agent: AgentName, work: asyncio.Task[None]) -> None:
         self.agent = agent
         self.work = work
+        self.cancelling = False
         self.cancel_published = asyncio.Event()
 
 
 class MeshAgentExecutor(AgentExecutor):
-    def __init__(self, service: ServiceName, agent: Agent) -> None:
+    def __init__(
+        self, service: ServiceName, agent: Agent, events: TaskEventStream | None = None
+    ) -> None:
+        """`events`: the tasks' shared event log, followed to notice cancels by other replicas."""
         self._service = service
         self._client = InProcessAgentClient(agent)
+        self._events = events
         self._running: dict[str, _Running] = {}
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -94,7 +102,7 @@ class MeshAgentExecutor(AgentExecutor):
             )
             outcome = "cancelled"
             try:
-                await self._run(task_id, request, encoder, event_queue)
+                await self._run(task_id, context_id, request, encoder, event_queue)
                 outcome = "completed"
             except Exception:
                 outcome = "failed"
@@ -106,25 +114,52 @@ class MeshAgentExecutor(AgentExecutor):
                 served.inc()
 
     async def _run(
-        self, task_id: str, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
+        self,
+        task_id: str,
+        context_id: str,
+        request: AgentRequest,
+        encoder: EventEncoder,
+        queue: EventQueue,
     ) -> None:
         running = _Running(
             request.agent, asyncio.create_task(self._publish(request, encoder, queue))
         )
         self._running[task_id] = running
+        watch = None
+        if self._events is not None:
+            watch = asyncio.create_task(
+                self._stop_if_cancelled_elsewhere(self._events, task_id, context_id, queue)
+            )
         try:
             await running.work
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
-                raise  # the SDK stops this execution; the cancel below cleans up the work
+                raise  # the SDK stops this execution; the work is stopped below
             # cancel() stopped the work: stay until it has published CANCELED, so the
             # subscribers see the terminal state before their stream ends.
             await running.cancel_published.wait()
         finally:
+            if watch is not None:
+                watch.cancel()
+                await asyncio.wait({watch})
             if not running.work.done():
+                # The SDK cancelled this execution without asking the executor (another
+                # replica's cancel, seen on a save): the agent must still really stop.
                 running.work.cancel()
+                await asyncio.wait({running.work})
             self._running.pop(task_id, None)
+
+    async def _stop_if_cancelled_elsewhere(
+        self, events: TaskEventStream, task_id: str, context_id: str, queue: EventQueue
+    ) -> None:
+        try:
+            await cancelled_in_log(events, task_id)
+        except Exception:  # the SDK's own check on the next save still applies
+            log.warning("cannot follow the event log of task %s", task_id, exc_info=True)
+            return
+        log.info("%s task %s was cancelled by another replica", self._service.value, task_id)
+        await self._cancel(task_id, context_id, queue)
 
     async def _publish(
         self, request: AgentRequest, encoder: EventEncoder, queue: EventQueue
@@ -164,13 +199,18 @@ class MeshAgentExecutor(AgentExecutor):
             ready.put_nowait(None)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        task_id, context_id = context.task_id, context.context_id
-        if task_id is None or context_id is None:
-            return
+        if context.task_id is not None and context.context_id is not None:
+            await self._cancel(context.task_id, context.context_id, event_queue)
+
+    async def _cancel(self, task_id: str, context_id: str, event_queue: EventQueue) -> None:
         running = self._running.get(task_id)
         if running is not None:
             if running.work.done() and not running.work.cancelled():
                 return  # the agent already published its terminal event
+            if running.cancelling:  # a cancel from this replica and one from another
+                await running.cancel_published.wait()
+                return
+            running.cancelling = True
             running.work.cancel()
             await asyncio.wait({running.work})
         log.info("%s task %s cancelled", self._service.value, task_id)

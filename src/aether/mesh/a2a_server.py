@@ -2,8 +2,11 @@
 
 One base URL serves the agent card (public, cached), JSON-RPC at the root (streaming over SSE),
 the HTTP+JSON binding, and the v0.3 compatibility layer of both. Tasks live in the SDK's
-database task store on Aether's database (SQLite or PostgreSQL), owned per service and caller,
-so `GetTask` answers after the stream ended and from any replica.
+cluster-capable task store on Aether's database (SQLite or PostgreSQL), owned per service and
+caller, with every event appended to a shared log: any replica of the service answers `GetTask`,
+follows a task running on another one (`SubscribeToTask`) and cancels it (`CancelTask`). The
+tables are Aether's migrations' (0006); nothing here creates one, so replicas starting together
+cannot race.
 """
 
 from __future__ import annotations
@@ -11,15 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from a2a.server.cluster import DatabaseTaskEventStream, VersionedDatabaseTaskStore
 from a2a.server.context import ServerCallContext
 from a2a.server.owner_resolver import OwnerResolver
-from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import (
     create_agent_card_routes,
     create_jsonrpc_routes,
     create_rest_routes,
 )
-from a2a.server.tasks import DatabaseTaskStore
 from a2a.types.a2a_pb2 import AgentCard
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -30,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from aether.agents.contract import Agent, ServiceName
 from aether.mesh.a2a_auth import JSONRPC_PATH, ServiceAuth, ServiceAuthMiddleware
 from aether.mesh.a2a_executor import MeshAgentExecutor
+from aether.mesh.a2a_ids import IdCheckingRequestHandler
 from aether.mesh.cards import CARD_CACHE_CONTROL
 from aether.mesh.trace_context import install_log_context
 
@@ -43,10 +46,15 @@ async def open_a2a_app(
 ) -> AsyncIterator[Starlette]:
     """The service's A2A app; on exit the running tasks are drained."""
     install_log_context()
-    task_store = DatabaseTaskStore(engine, owner_resolver=_owned_by(service))
-    await task_store.initialize()
-    handler = DefaultRequestHandler(
-        agent_executor=MeshAgentExecutor(service, agent), task_store=task_store, agent_card=card
+    task_store = VersionedDatabaseTaskStore(
+        engine, create_table=False, owner_resolver=_owned_by(service)
+    )
+    events = DatabaseTaskEventStream(engine, create_table=False)
+    handler = IdCheckingRequestHandler(
+        agent_executor=MeshAgentExecutor(service, agent, events),
+        task_store=task_store,
+        agent_card=card,
+        event_stream=events,
     )
     try:
         yield Starlette(

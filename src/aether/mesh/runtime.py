@@ -2,7 +2,8 @@
 other services) and closes it again; the gateway and the agent services share this assembly.
 
 A process opens only what its hosted agents use: the household data and the sandbox where the
-analysts run, the LLM where the architect or the gateway's router runs.
+analysts run, the LLM where the architect, the gateway's router or the analysts (written
+analyses) run.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class Runtime:
     mesh: Mesh
     sandbox_name: str
     llm_description: str
-    downstream_url: str | None
-    """The next service this process calls over the network (checked by `/ready`)."""
+    downstream_urls: tuple[str, ...]
+    """The replicas of the next service this process calls over the network (checked by
+    `/ready`); empty when it calls none."""
 
 
 @asynccontextmanager
@@ -68,7 +70,9 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             sandbox_description = sandbox.description
             # Every job traced and counted, whichever isolation runs it.
             runner = TracingRunner(sandbox)
-        uses_llm = role is Role.GATEWAY or ServiceName.ARCHITECT in hosted
+        uses_llm = role is Role.GATEWAY or bool(
+            {ServiceName.ARCHITECT, ServiceName.DS_ANALYSTS} & hosted
+        )
         llm = LLMClient.from_settings(settings) if uses_llm else None
         if llm is not None:
             stack.push_async_callback(llm.aclose)
@@ -93,7 +97,9 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
                 "%s hosts %s; calls %s over A2A",
                 role.value,
                 ", ".join(sorted(s.value for s in hosted)) or "no agents",
-                ", ".join(f"{s.value} at {settings.service_url(Role(s.value))}" for s in remote),
+                ", ".join(
+                    f"{s.value} at {','.join(settings.service_urls(Role(s.value)))}" for s in remote
+                ),
             )
         yield Runtime(
             role=role,
@@ -101,7 +107,9 @@ async def open_runtime(settings: Settings, clock: Clock, role: Role) -> AsyncIte
             mesh=mesh,
             sandbox_name=sandbox_description,
             llm_description=_describe_llm(llm, uses_llm),
-            downstream_url=None if downstream is None else settings.service_url(Role(downstream)),
+            downstream_urls=(
+                () if downstream is None else tuple(settings.service_urls(Role(downstream)))
+            ),
         )
 
 

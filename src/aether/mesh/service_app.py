@@ -61,7 +61,7 @@ def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 llm=runtime.llm_description,
                 auth=auth.enabled,
                 store=runtime.store,
-                downstream_url=runtime.downstream_url,
+                downstream_urls=runtime.downstream_urls,
                 http=http,
             )
             yield

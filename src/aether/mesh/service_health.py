@@ -1,12 +1,15 @@
 """`/health` (liveness) and `/ready` (readiness) of an agent service; public, for probes.
 
 Readiness checks what the service needs to do its work: its database (the task store), and the
-next agent downstream (its `/health`), and reports the sandbox that runs the analysis.
+next agent downstream (its `/health`; with several replicas, at least one must answer), and
+reports the sandbox that runs the analysis.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -35,7 +38,8 @@ class ServiceFacts:
     llm: str
     auth: bool
     store: Store
-    downstream_url: str | None
+    downstream_urls: tuple[str, ...]
+    """The replicas of the next agent downstream; empty when there is none."""
     http: httpx.AsyncClient
 
 
@@ -73,8 +77,8 @@ async def health(request: Request) -> ServiceHealth:
 async def ready(request: Request) -> JSONResponse:
     facts: ServiceFacts = request.app.state.service
     checks = {"database": await check_database(facts.store)}
-    if facts.downstream_url is not None:
-        checks["downstream"] = await check_downstream(facts.http, facts.downstream_url)
+    if facts.downstream_urls:
+        checks["downstream"] = await check_downstream(facts.http, facts.downstream_urls)
     is_ready = all(value == "ok" for value in checks.values())
     body = ServiceReadiness(
         status="ready" if is_ready else "not_ready",
@@ -95,8 +99,21 @@ async def check_database(store: Store) -> str:
     return "ok"
 
 
-async def check_downstream(http: httpx.AsyncClient, base_url: str) -> str:
-    """`ok`, or why the next agent downstream cannot be reached."""
+async def check_downstream(http: httpx.AsyncClient, base_urls: Sequence[str]) -> str:
+    """`ok` when at least one replica of the next agent downstream answers (calls fail over to
+    it), or why none can be reached."""
+    if isinstance(base_urls, str):  # a str is a Sequence[str] too: one URL, not its letters
+        base_urls = [base_urls]
+    results = await asyncio.gather(*(_check_replica(http, url) for url in base_urls))
+    if "ok" in results:
+        return "ok"
+    if len(results) == 1:
+        return results[0]
+    reasons = "; ".join(result.removeprefix("error: ") for result in results)
+    return f"error: no replica answers: {reasons}"
+
+
+async def _check_replica(http: httpx.AsyncClient, base_url: str) -> str:
     try:
         response = await http.get(f"{base_url}/health", timeout=PROBE_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:

@@ -5,8 +5,8 @@ process) and the distributed mesh (remote services behind A2A clients). The rule
 
 - `DEPLOYMENT_MODE=monolith`: every agent is in process, whatever the role;
 - `DEPLOYMENT_MODE=distributed`: a process hosts only its role's agent (the gateway none), and
-  every other service is an A2AAgentClient to its URL (`ARCHITECT_SERVICE_URL`,
-  `DS_ORCHESTRATOR_URL`, `DS_ANALYSTS_URL`).
+  every other service is an A2AAgentClient to its URL, or to the URLs of its replicas
+  (`ARCHITECT_SERVICE_URL`, `DS_ORCHESTRATOR_URL`, `DS_ANALYSTS_URL`).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def remote_downstream(role: Role, mode: DeploymentMode) -> ServiceName | None:
 
 def remote_client(settings: Settings, service: ServiceName) -> A2AAgentClient:
     return A2AAgentClient(
-        settings.service_url(Role(service.value)),
+        settings.service_urls(Role(service.value)),
         settings.outbound_token,
         settings.a2a_timeout_seconds,
         connect_retries=settings.a2a_connect_retries,
@@ -111,7 +111,7 @@ def build_mesh(
     if ServiceName.DS_ANALYSTS in hosted:
         if source is None or runner is None:
             raise ValueError("hosting the ds-analysts needs a data source and a sandbox runner")
-        agents[ServiceName.DS_ANALYSTS] = AnalystTeam(source, runner, clock, timezone, tariff)
+        agents[ServiceName.DS_ANALYSTS] = AnalystTeam(source, runner, clock, timezone, tariff, llm)
     if ServiceName.DS_ORCHESTRATOR in hosted:
         orchestrator = DSOrchestrator(directory, clock, timezone, tariff=tariff)
         agents[ServiceName.DS_ORCHESTRATOR] = orchestrator

@@ -18,6 +18,7 @@ class TracingRunner:
     def __init__(self, inner: Runner) -> None:
         self.inner = inner
         self.name = inner.name
+        self.policies = inner.policies
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         attributes = {

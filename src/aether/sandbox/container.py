@@ -172,6 +172,7 @@ def _prepare(
         policy=policy,
         preload=preload,
         cgroups_path=cgroup_path(container_id) if launch.cgroups else None,
+        rootless=launch.runsc.rootless,
     )
     (bundle / "config.json").write_text(json.dumps(runtime_spec(spec), indent=1), encoding="utf-8")
 

@@ -1,7 +1,10 @@
 """The job's side of the job directory: read inputs, run the analysis, write the result file.
 
-Runs inside the sandbox, whose root holds only pandas, pyarrow, pydantic, `aether.analysis` and
-the job-side sandbox modules (layout, charts), so this module imports nothing else.
+The analysis is the analyst's built-in one, or, when the input holds a script, the analysis that
+script computes (`written.py`); either way its figures become a CSV table and its result
+`output/result.json`. Runs inside the sandbox, whose root holds only pandas, pyarrow, pydantic,
+`aether.analysis` and the job-side sandbox modules (layout, charts, script_main, written), so this
+module imports nothing else.
 Usage: `python -I -m aether.sandbox.job_main <job_dir>`.
 """
 
@@ -24,8 +27,11 @@ from aether.analysis.registry import run_analysis
 from aether.analysis.schema import EntityMeta
 from aether.sandbox.charts import chart_files
 from aether.sandbox.layout import JobDir, JobError
+from aether.sandbox.written import run_written
 
 METRICS_FILE: Final = "metrics.csv"
+WRITTEN_METRICS_FILE: Final = "written_metrics.csv"
+"""A written analysis's figures, named apart from the built-in analysis's table of the run."""
 METRICS_COLUMNS: Final = ("finding", "title", "metric", "value", "unit", "entity_id", "at")
 
 _ANALYST: TypeAdapter[AnalystName] = TypeAdapter(AnalystName)
@@ -79,11 +85,15 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -I -m aether.sandbox.job_main <job_dir>", file=sys.stderr)
         return 2
-    job_dir = JobDir(Path(argv[0]))
+    job_dir = JobDir(Path(argv[0]).absolute())  # a written script changes the directory
     try:
-        result = run_job(job_dir)
+        written = job_dir.script.exists()
+        result = run_written(job_dir) if written else run_job(job_dir)
+        if isinstance(result, int):
+            return result
         if any(finding.metrics for finding in result.findings):
-            write_atomically(job_dir.output / METRICS_FILE, metrics_table(result))
+            table = WRITTEN_METRICS_FILE if written else METRICS_FILE
+            write_atomically(job_dir.output / table, metrics_table(result))
         for name, svg in chart_files(result).items():
             write_atomically(job_dir.output / name, svg)
         write_atomically(job_dir.result, result.model_dump_json())

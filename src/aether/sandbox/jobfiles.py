@@ -42,6 +42,8 @@ def write_inputs(job: AnalysisJob, job_dir: JobDir) -> None:
     job_dir.entities.write_bytes(_ENTITIES.dump_json(job.entities))
     job_dir.params.write_text(job.params.model_dump_json(), encoding="utf-8")
     job_dir.analyst.write_bytes(_ANALYST.dump_json(job.analyst))
+    if job.script is not None:
+        job_dir.script.write_text(job.script, encoding="utf-8")
 
 
 def collect_result(
@@ -67,7 +69,7 @@ def read_result(job_dir: JobDir, analyst: AnalystName, max_bytes: int) -> Analys
         raise SandboxOutputInvalid(
             f"the analysis job wrote an invalid result ({exc.error_count()} validation errors)"
         ) from None
-    if result.analyst != analyst:
+    if result.analyst != analyst or any(f.analyst != analyst for f in result.findings):
         raise SandboxOutputInvalid(
             f"the analysis job answered for analyst {result.analyst!r}, not {analyst!r}"
         )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aether.analysis.findings import AnalysisParams, AnalysisResult, AnalystName
 from aether.analysis.schema import COLUMNS, EntityMeta
 from aether.store.artifacts import ArtifactRef
+
+MAX_SCRIPT_CHARS: Final = 256 * 1024
 
 
 class AnalysisJob(BaseModel):
@@ -22,6 +26,9 @@ class AnalysisJob(BaseModel):
     params: AnalysisParams
     entities: dict[str, EntityMeta]
     frame: pd.DataFrame = Field(exclude=True, repr=False)
+    script: str | None = Field(default=None, max_length=MAX_SCRIPT_CHARS, repr=False)
+    """A written analysis (the LLM's script for a question the built-in analyses do not cover),
+    run on the same input files instead of the analyst's built-in analysis; None runs that."""
 
     @field_validator("frame")
     @classmethod

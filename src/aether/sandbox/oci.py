@@ -2,9 +2,10 @@
 
 The root is the prepared read-only root; the job directory comes in as three bind mounts (inputs
 read-only, output and logs writable) and /tmp is a small private tmpfs. The process runs as
-nobody with no capabilities and no way to gain any; rlimits bound memory, tasks and file size
-inside gVisor. Where the host lets the service use cgroups, the sandbox as a whole also gets a
-memory, CPU and task limit, which covers gVisor's own overhead.
+nobody (under rootless runsc: the sandbox's uid 0, which is the service's own unprivileged user)
+with no capabilities and no way to gain any; rlimits bound memory, tasks and file size inside
+gVisor. Where the host lets the service use cgroups, the sandbox as a whole also gets a memory,
+CPU and task limit, which covers gVisor's own overhead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from aether.sandbox.process import THREAD_CAPS
 from aether.sandbox.rootfs import INTERPRETER, LIBRARY_DIR
 
 NOBODY: Final = 65534
+ROOTLESS_USER: Final = 0
+"""The only identity a rootless sandbox maps (to the service's unprivileged user on the host)."""
 JOB_ROOT: Final = Path("/job")
 """Where the job directory appears inside the sandbox."""
 SANDBOX_OVERHEAD_MB: Final = 512
@@ -37,6 +40,15 @@ class SandboxSpec:
     preload: bool
     cgroups_path: str | None
     """Set where the service may create cgroups (gVisor as root); None leaves them out."""
+    rootless: bool = False
+    """runsc runs `--rootless` (the service is not root): its user namespace maps only the
+    service's own user, as uid 0 inside, so the job runs as that uid (still without
+    capabilities); as nobody it could not create a file in its output directory."""
+
+
+def job_user(rootless: bool) -> dict[str, Any]:
+    uid = ROOTLESS_USER if rootless else NOBODY
+    return {"uid": uid, "gid": uid, "additionalGids": []}
 
 
 def worker_argv(preload: bool) -> list[str]:
@@ -69,7 +81,7 @@ def runtime_spec(spec: SandboxSpec) -> dict[str, Any]:
         "ociVersion": "1.0.0",
         "process": {
             "terminal": False,
-            "user": {"uid": NOBODY, "gid": NOBODY, "additionalGids": []},
+            "user": job_user(spec.rootless),
             "args": worker_argv(spec.preload),
             "env": job_environment(),
             "cwd": str(JOB_ROOT),

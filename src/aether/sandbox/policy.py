@@ -41,6 +41,16 @@ class SandboxPolicy:
     tmpfs_mb: int = 64
     """Size of the job's private /tmp (in memory, gone with the sandbox)."""
 
+    def limits(self) -> dict[str, float | int]:
+        """The limits a person asks about, for the run's events: what the job may use."""
+        return {
+            "wall_time_seconds": self.timeout_seconds,
+            "memory_mb": self.memory_mb,
+            "cpus": self.cpus,
+            "processes": self.processes,
+            "file_size_mb": self.file_bytes // MIB,
+        }
+
     def describe(self) -> str:
         return (
             f"{self.depth}: {self.timeout_seconds:g} s, {self.memory_mb} MiB, "

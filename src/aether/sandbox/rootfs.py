@@ -48,6 +48,7 @@ AETHER_FILES: Final = (
     "sandbox/job_main.py",
     "sandbox/script_main.py",
     "sandbox/worker_main.py",
+    "sandbox/written.py",
 )
 """Aether's job side, relative to the package: pure analysis code and the job entry points."""
 

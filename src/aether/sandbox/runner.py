@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from aether.sandbox.jobs import AnalysisJob, JobOutcome
+from aether.sandbox.policy import Policies
 from aether.sandbox.scripts import ScriptJob, ScriptOutcome
 
 
 class Runner(Protocol):
     name: str
     """Short name of the isolation (`gvisor`, `subprocess`), reported on every outcome."""
+    policies: Policies
+    """The limits a job gets, per depth; analysts report the ones their job runs under."""
 
     async def run(self, job: AnalysisJob) -> JobOutcome:
         """Run the job to completion; raise a `SandboxError` when it yields no valid result."""

@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aether.analysis.findings import AnalysisDepth
 from aether.sandbox.jobfiles import job_failure, read_capped, stderr_tail
-from aether.sandbox.jobs import SandboxOutputInvalid
+from aether.sandbox.jobs import MAX_SCRIPT_CHARS, SandboxOutputInvalid
 from aether.sandbox.layout import SCRIPT_FILE, JobDir
 from aether.sandbox.policy import SandboxPolicy
 
-MAX_SCRIPT_CHARS: Final = 256 * 1024
 INPUT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 RESULT_FILE: Final = "result.json"
 ERROR_FILE: Final = "error.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -174,8 +175,9 @@ async def _isolation(
         ),
         Check(
             "job unprivileged",
-            report.get("uid") not in (None, 0) and capabilities == 0,
-            f"uid {report.get('uid')}, effective capabilities {capabilities:#x}",
+            _unprivileged(report.get("uid")) and capabilities == 0,
+            f"uid {report.get('uid')}{_rootless_note(report.get('uid'))}, "
+            f"effective capabilities {capabilities:#x}",
         ),
     ]
     if not attempt_writes:
@@ -206,6 +208,18 @@ async def _expect_failure(
     except SandboxError as exc:
         return False, f"failed differently: {exc}"
     return False, f"the job completed: {json.dumps(outcome.result)[:200]}"
+
+
+def _unprivileged(uid: object) -> bool:
+    """Not root; or root inside a rootless sandbox, which is the service's own unprivileged user
+    on the host (the only identity runsc --rootless maps)."""
+    return isinstance(uid, int) and (uid != 0 or os.geteuid() != 0)
+
+
+def _rootless_note(uid: object) -> str:
+    if uid == 0 and os.geteuid() != 0:
+        return f" (rootless: uid {os.geteuid()} on the host)"
+    return ""
 
 
 async def _memory(runner: SandboxRunner, policy: SandboxPolicy) -> list[Check]:

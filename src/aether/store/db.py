@@ -18,14 +18,30 @@ from typing import Protocol, TypeVar
 from sqlalchemy import URL, Connection, Engine, event, make_url
 from sqlalchemy import create_engine as _create_sync_engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from aether.store.errors import StoreError
 
 T = TypeVar("T")
 
 # How long a SQLite writer waits for another one (thread or process) before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# How long opening a PostgreSQL connection may take: an unreachable server fails a request (and a
+# readiness probe) after this, instead of after asyncpg's default of a minute.
+SERVER_CONNECT_TIMEOUT_SECONDS = 5.0
+
+# SQLite errors that say the file cannot be used right now, rather than that a statement is wrong.
+_SQLITE_UNAVAILABLE = ("locked", "unable to open", "disk i/o", "disk is full", "readonly")
+
+# PostgreSQL's SQLSTATEs for "no usable connection": class 08 (connection exceptions), the server
+# shutting down or starting up, and no connection slots left.
+_SERVER_UNAVAILABLE_CLASS = "08"
+_SERVER_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 # Worker threads per SQLite database: one writer at a time (see the write lock) plus readers.
 SQLITE_THREADS = 4
@@ -41,10 +57,52 @@ _ASYNC_DRIVERS = {
 }
 
 
+class DatabaseUnavailableError(StoreError):
+    """The database cannot be reached (refused, dropped or timed-out connection, locked file).
+
+    Nothing of the transaction was committed. Transient by nature: the engine reconnects on its
+    own once the database is back (pre-ping and invalidation of broken connections), so a caller
+    can simply try again later.
+    """
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means "cannot reach the database", as opposed to a statement's own failure
+    (a constraint, bad SQL), which must propagate unchanged."""
+    if isinstance(exc, OSError | TimeoutError | PoolTimeoutError) or _server_unavailable(exc):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc.orig, OSError | TimeoutError):
+        return True
+    if _server_unavailable(exc.orig):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if "sqlite" not in type(exc.orig).__module__:
+        return True
+    message = str(exc.orig).lower()
+    return any(reason in message for reason in _SQLITE_UNAVAILABLE)
+
+
+def _server_unavailable(exc: BaseException | None) -> bool:
+    """A PostgreSQL driver error (asyncpg's own, raised while connecting, or the adapted one)
+    whose SQLSTATE says the server cannot take the connection."""
+    state = getattr(exc, "sqlstate", None)
+    if not isinstance(state, str):
+        return False
+    return state.startswith(_SERVER_UNAVAILABLE_CLASS) or state in _SERVER_UNAVAILABLE_STATES
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(f"the database is unavailable ({type(exc).__name__})")
+
+
 class Database(Protocol):
     """Runs units of work, each in one transaction that is committed when the call returns.
 
-    A unit of work that raises is rolled back and its exception propagates unchanged.
+    A unit of work that raises is rolled back and its exception propagates unchanged, except
+    that losing the database is always `DatabaseUnavailableError` (see `is_unavailable`).
     """
 
     engine: AsyncEngine
@@ -75,7 +133,14 @@ def create_engine(url: str | URL, *, foreign_keys: bool = True) -> AsyncEngine:
     """
     parsed = async_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _create_async_engine(parsed, pool_pre_ping=True)
+        # Pre-ping replaces connections the server dropped (a restart, a failover); a connection
+        # that breaks mid-transaction is invalidated by SQLAlchemy, so no restart is ever needed.
+        connect_args = (
+            {"timeout": SERVER_CONNECT_TIMEOUT_SECONDS}
+            if parsed.drivername.endswith("asyncpg")
+            else {}
+        )
+        return _create_async_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = _create_async_engine(parsed)
@@ -105,8 +170,13 @@ class ServerDatabase:
         self.engine = engine
 
     async def write(self, work: Callable[[Connection], T]) -> T:
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(work)
+        try:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         return await self.write(work)
@@ -152,11 +222,16 @@ class SQLiteDatabase:
         return asyncio.get_running_loop().run_in_executor(self._threads, transaction)
 
     def _transaction(self, work: Callable[[Connection], T], *, read_only: bool) -> T:
-        with self._sync_engine.connect() as connection:
-            if read_only:
-                connection.execution_options(**{_READ_ONLY: True})
-            with connection.begin():
-                return work(connection)
+        try:
+            with self._sync_engine.connect() as connection:
+                if read_only:
+                    connection.execution_options(**{_READ_ONLY: True})
+                with connection.begin():
+                    return work(connection)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
 
 
 async def _even_if_cancelled(transaction: asyncio.Future[T]) -> T:

@@ -9,7 +9,9 @@ from aether.store.artifacts import ArtifactRepository
 from aether.store.conversations import ConversationRepository
 from aether.store.db import create_engine, database_for
 from aether.store.feedback import FeedbackRepository
+from aether.store.idempotency import IdempotencyRepository
 from aether.store.migrate import upgrade_database
+from aether.store.run_leases import RunLeaseRepository
 from aether.store.runs import RunRepository
 from aether.store.turns import TurnRepository
 
@@ -22,7 +24,9 @@ class Store:
         self.database = database_for(engine)
         self.conversations = ConversationRepository(self.database)
         self.runs = RunRepository(self.database)
+        self.run_leases = RunLeaseRepository(self.database)
         self.turns = TurnRepository(self.database)
+        self.idempotency = IdempotencyRepository(self.database)
         self.artifacts = ArtifactRepository(self.database)
         self.feedback = FeedbackRepository(self.database)
 

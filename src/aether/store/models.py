@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,9 +72,21 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+RUNNING_ONLY = text("status = 'running'")
+"""The condition of partial indexes over the runs still in flight, a few among many."""
+
+
 class RunRow(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_conversation_id_created_at", "conversation_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_runs_conversation_id_created_at", "conversation_id", "created_at"),
+        Index(
+            "ix_runs_running_heartbeat_at",
+            "heartbeat_at",
+            sqlite_where=RUNNING_ONLY,
+            postgresql_where=RUNNING_ONLY,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -92,6 +105,10 @@ class RunRow(Base):
     last_event_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The lease of a running run (`aether.store.run_leases`): when the gateway replica serving
+    # it last vouched for it, and the answer written so far, saved with that heartbeat.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    partial_text: Mapped[str | None] = mapped_column(Text)
 
 
 class MessageRow(Base):

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from aether.store.conversations import (
     add_message,
@@ -18,6 +19,7 @@ from aether.store.conversations import (
     touch_conversation,
 )
 from aether.store.db import Database
+from aether.store.idempotency import KeyClaim, KeyOutcome, check_claim, insert_key, settle_key
 from aether.store.records import (
     FinishedTurn,
     MessageRole,
@@ -43,12 +45,16 @@ class TurnRepository:
         question: str,
         agent_requested: str,
         model: str,
+        idempotency: KeyClaim | None = None,
     ) -> OpenedTurn:
         """Store the user's question with a new `running` run that will answer it.
 
         `conversation_id=None` starts a conversation titled `title`; an unknown id raises
         `ConversationNotFoundError` and stores nothing. Committed when this returns, so the
         question is safe before any agent starts working on it.
+
+        With `idempotency`, the key is bound to the run in the same transaction; if the caller
+        has used the key already, `IdempotencyKeyTaken` says for which run and nothing is stored.
         """
         work = partial(
             _open_turn,
@@ -57,9 +63,17 @@ class TurnRepository:
             question=question,
             agent_requested=agent_requested,
             model=model,
+            idempotency=idempotency,
             at=utcnow(),
         )
-        return await self._database.write(work)
+        try:
+            return await self._database.write(work)
+        except IntegrityError:
+            if idempotency is None:
+                raise
+            # A concurrent duplicate committed the key first (PostgreSQL: both looked, neither
+            # found it). Looking again finds it and raises IdempotencyKeyTaken.
+            return await self._database.write(work)
 
     async def finish_turn(
         self,
@@ -71,9 +85,11 @@ class TurnRepository:
         error: str | None = None,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        idempotency: KeyOutcome | None = None,
     ) -> FinishedTurn:
         """Finish the running run and store the assistant's reply `text` (none if None) in its
-        conversation, which moves up in the list; both or neither.
+        conversation, which moves up in the list; both or neither. `idempotency` is recorded on
+        the run's idempotency key, in the same transaction.
 
         As with `RunRepository.finish`, the first final status wins: if the run has finished
         already, nothing is stored and the result holds the recorded run and no message.
@@ -87,6 +103,7 @@ class TurnRepository:
             error=error,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            idempotency=idempotency,
             at=utcnow(),
         )
         return await self._database.write(work)
@@ -100,8 +117,11 @@ def _open_turn(
     question: str,
     agent_requested: str,
     model: str,
+    idempotency: KeyClaim | None,
     at: datetime,
 ) -> OpenedTurn:
+    if idempotency is not None:
+        check_claim(connection, claim=idempotency, at=at)
     if conversation_id is None:
         conversation = insert_conversation(connection, title=title, at=at)
     else:
@@ -123,6 +143,8 @@ def _open_turn(
         error=None,
         at=at,
     )
+    if idempotency is not None:
+        insert_key(connection, claim=idempotency, run_id=run.id, at=at)
     return OpenedTurn(conversation, run, message)
 
 
@@ -136,6 +158,7 @@ def _finish_turn(
     error: str | None,
     prompt_tokens: int | None,
     completion_tokens: int | None,
+    idempotency: KeyOutcome | None,
     at: datetime,
 ) -> FinishedTurn:
     run = finish_running_run(
@@ -149,6 +172,8 @@ def _finish_turn(
     )
     if run is None:  # finished before: that outcome stands, reply included
         return FinishedTurn(recorded_run(connection, run_id), None)
+    if idempotency is not None:
+        settle_key(connection, run_id=run_id, outcome=idempotency)
     if text is None:
         return FinishedTurn(run, None)
     message = add_message(
