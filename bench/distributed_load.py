@@ -282,6 +282,17 @@ def mesh(root: Path, database: URL, args: argparse.Namespace) -> Iterator[Deploy
             Path(args.keep_log).write_text(log.getvalue(), encoding="utf-8")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its waited-for children (sandboxed jobs), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(deployment: Deployment) -> dict[str, float]:
+    return {name: cpu_seconds(process.pid) for name, process in deployment.processes.items()}
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -300,7 +311,8 @@ def report(tally: Tally, seconds: float, args: argparse.Namespace) -> None:
         print("  " + tally.result(label, seconds, streamed).line())
     for label, pool in (("  greetings", GREETINGS), ("  analyses", ANALYSES)):
         chosen = Tally([o for o in tally.outcomes if o.question in pool])
-        print("  " + chosen.result(label, seconds, None).line())
+        if chosen.outcomes and len(chosen.outcomes) < len(tally.outcomes):
+            print("  " + chosen.result(label, seconds, None).line())
     kinds = Counter(o.kind for o in tally.outcomes)
     server_errors = sum(n for kind, n in kinds.items() if kind.startswith("HTTP 5"))
     print(f"  outcomes: {dict(sorted(kinds.items()))}; 5xx: {server_errors}")
@@ -346,11 +358,18 @@ def main() -> int:
             print(f"mesh ready in {time.perf_counter() - started:.1f}s")
             gateways = deployment.replica_urls["gateway"]
             warmup, _ = asyncio.run(run_load(gateways, 4 * len(gateways), len(gateways)))
+            cpu_before = cpu_by_process(deployment)
             tally, seconds = asyncio.run(
                 run_load(gateways, args.requests, args.concurrency, args.questions)
             )
+            cpu_after = cpu_by_process(deployment)
             print(f"load average after the load: {load_average()}")
             report(tally, seconds, args)
+            spent = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+            print(
+                f"  CPU seconds during the load ({sum(spent.values()):.0f} in {seconds:.0f} s "
+                "wall): " + ", ".join(f"{name} {value:.0f}" for name, value in spent.items())
+            )
             consistency = asyncio.run(
                 check_database(database, Tally([*warmup.outcomes, *tally.outcomes]))
             )

@@ -99,7 +99,7 @@ def question() -> SendMessageRequest:
     return SendMessageRequest(message=message)
 
 
-def state_of(response: StreamResponse) -> TaskState.ValueType:
+def state_of(response: StreamResponse) -> TaskState:
     if response.HasField("task"):
         return response.task.status.state
     return response.status_update.status.state

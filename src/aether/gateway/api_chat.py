@@ -36,8 +36,7 @@ from aether.gateway.openai_schema import (
 from aether.gateway.replay import replay
 from aether.gateway.run_pump import EventPump
 from aether.gateway.streaming import ChunkWriter, completion_id, error_frame, progress_text
-from aether.store import Store
-from aether.store.db import DatabaseUnavailableError
+from aether.store import DatabaseUnavailableError, Store
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
 

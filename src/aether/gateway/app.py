@@ -35,7 +35,7 @@ from aether.gateway.run_reaper import RunLeases
 from aether.mesh.gateway_a2a import GatewayA2A
 from aether.mesh.runtime import open_runtime
 from aether.observability.metrics import install_metrics
-from aether.observability.tracing import configure_tracing
+from aether.observability.tracing import configure_tracing, flush_tracing
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(configure_tracing, settings)
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(asyncio.to_thread, flush_tracing)  # runs last
             runtime = await stack.enter_async_context(open_runtime(settings, clock, Role.GATEWAY))
             await stack.enter_async_context(a2a.serving(runtime))
             app.state.store = runtime.store

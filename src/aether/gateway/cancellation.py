@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Final
 
-from aether.store import Store
+from aether.store import DatabaseUnavailableError, Store
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,10 @@ class CancelWatcher:
                 continue
             try:
                 requested = await self._store.runs.with_event(self._registry.ids(), CANCEL_EVENT)
-            except Exception:  # a database hiccup must not end the watcher
+            except DatabaseUnavailableError as exc:
+                log.warning("could not look for cancelled runs: %s", exc)
+                continue
+            except Exception:  # any other failure must not end the watcher either
                 log.exception("could not look for cancelled runs")
                 continue
             for run_id in requested:

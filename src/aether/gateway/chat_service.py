@@ -48,8 +48,13 @@ from aether.gateway.token_budget import TokenBudget
 from aether.llm.tokens import count_message_tokens, count_tokens
 from aether.mesh.trace_context import bound_call, traced_parent
 from aether.observability import metrics, tracing
-from aether.store import ConversationNotFoundError, FinishedTurn, RunStatus, Store
-from aether.store.db import DatabaseUnavailableError
+from aether.store import (
+    ConversationNotFoundError,
+    DatabaseUnavailableError,
+    FinishedTurn,
+    RunStatus,
+    Store,
+)
 from aether.store.idempotency import IdempotencyKeyTaken, KeyClaim, KeyOutcome
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aether.gateway.openai_schema import ErrorBody, ErrorResponse, dump
-from aether.store.db import DatabaseUnavailableError
+from aether.store import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 

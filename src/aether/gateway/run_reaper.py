@@ -28,7 +28,7 @@ from aether.agents.contract import AgentName, ErrorEvent
 from aether.config import Settings
 from aether.gateway.cancellation import RunControl, RunRegistry
 from aether.observability import metrics
-from aether.store import RunStatus, Store
+from aether.store import DatabaseUnavailableError, RunStatus, Store
 from aether.store.run_leases import ReapedRun, RunEnding
 from aether.store.types import utcnow
 
@@ -127,7 +127,10 @@ class RunLeases:
             await self.heartbeat()
             if self._in_doubt_until is None or self._clock() >= self._in_doubt_until:
                 await self.reap()
-        except Exception:  # a database hiccup must not end the leases
+        except DatabaseUnavailableError as exc:
+            log.warning("run leases: %s; reaping waits for one lease", exc)
+            self._in_doubt_until = self._clock() + self._lease
+        except Exception:  # any other failure must not end the leases either
             log.exception("run leases: the database failed; reaping waits for one lease")
             self._in_doubt_until = self._clock() + self._lease
 

@@ -25,7 +25,7 @@ from aether.mesh.cards import service_card
 from aether.mesh.runtime import open_runtime
 from aether.mesh.service_health import PROBE_TIMEOUT_SECONDS, ServiceFacts
 from aether.observability.metrics import install_metrics
-from aether.observability.tracing import configure_tracing
+from aether.observability.tracing import configure_tracing, flush_tracing
 
 
 def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
@@ -41,6 +41,7 @@ def create_service_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         # Each service process traces on its own, under the caller's span (see a2a_executor).
         await asyncio.to_thread(configure_tracing, settings)
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(asyncio.to_thread, flush_tracing)  # runs last
             runtime = await stack.enter_async_context(open_runtime(settings, clock, role))
             auth = ServiceAuth.from_settings(settings)
             a2a.app = await stack.enter_async_context(

@@ -31,6 +31,8 @@ SpanKind = Literal["CHAIN", "AGENT", "TOOL", "CHAT_MODEL", "TASK"]
 ACTIVATION_WAIT_SECONDS: Final = 10.0
 """How long startup waits for the MLflow server before going on with tracing still pending."""
 ACTIVATION_RETRY_SECONDS: Final = 5.0
+FLUSH_TIMEOUT_SECONDS: Final = 10.0
+"""How long a stopping service waits for its last spans to reach an answering MLflow server."""
 
 
 class Span(Protocol):
@@ -76,6 +78,11 @@ class TracingBackend(Protocol):
     ) -> str | None:
         """Logs a user's feedback on the run's trace; its trace id, or None if there is none.
         Blocking (HTTP to the tracking server): call it from a worker thread."""
+        ...
+
+    def flush(self, timeout_seconds: float) -> bool:
+        """Sends every span still queued in this process; False if that took too long.
+        Blocking: call it from a worker thread."""
         ...
 
 
@@ -184,6 +191,19 @@ def log_feedback(run_id: str, *, thumbs_up: bool, comment: str | None, user: str
     if backend is None:
         return None
     return backend.log_feedback(run_id, thumbs_up=thumbs_up, comment=comment, user=user)
+
+
+def flush_tracing(timeout_seconds: float = FLUSH_TIMEOUT_SECONDS) -> None:
+    """Sends the spans still queued in this process; call it when the service stops.
+
+    Spans leave a process from background queues, a few seconds after their request. MLflow
+    would drain them at interpreter exit, but uvicorn ends a process it stopped on SIGTERM by
+    raising the signal again, so exit hooks never run and the last seconds of traces would be
+    lost. Blocking, and bounded: a tracking server that does not answer cannot hold up the stop.
+    """
+    backend = _state.backend
+    if backend is not None and not backend.flush(timeout_seconds):
+        log.warning("tracing: spans still queued after %.0f s at shutdown are lost", timeout_seconds)
 
 
 def configure_tracing(settings: Settings) -> bool:

@@ -6,7 +6,14 @@ facade; the repositories on it return immutable records and commit before they r
 """
 
 from aether.store.conversations import ConversationRepository
-from aether.store.db import Database, async_url, create_engine, database_for, session_factory
+from aether.store.db import (
+    Database,
+    DatabaseUnavailableError,
+    async_url,
+    create_engine,
+    database_for,
+    session_factory,
+)
 from aether.store.errors import (
     ConversationNotFoundError,
     NotFoundError,
@@ -40,6 +47,7 @@ __all__ = [
     "ConversationNotFoundError",
     "ConversationRepository",
     "Database",
+    "DatabaseUnavailableError",
     "Feedback",
     "FeedbackRepository",
     "FinishedTurn",
