@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from mlflow.tracking import MlflowClient
 
 from harness import LoadResult, data_dir, free_port, python, run_load, server_process
 
@@ -42,7 +43,8 @@ ANALYSIS = {
 # MLflow's usage telemetry stays off: nothing here leaves the machine.
 QUIET_MLFLOW = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 SETTLE_SECONDS = 6.0
-"""After a round: the gateway's batch span processor exports every 5 s."""
+"""After a round: for the MLflow server to catch up with the spans of the round."""
+WARM_UP = 20
 
 
 def cpu_seconds(pid: int) -> float:
@@ -131,7 +133,7 @@ async def rounds(
 ) -> Rounds:
     measured = Rounds({label: [] for label in urls}, {label: [] for label in pids})
     for url in urls.values():  # warm-up: imports, first trace, connection pools
-        await run_load("warm-up", url, body, requests=20, concurrency=args.concurrency)
+        await run_load("warm-up", url, body, requests=WARM_UP, concurrency=args.concurrency)
     for _ in range(args.rounds):
         for label, url in urls.items():
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -193,12 +195,40 @@ async def measure(args: argparse.Namespace, root: Path) -> None:
             pids["MLflow server"] = server_pid
             hello = await rounds(endpoints, pids, HELLO, args, args.requests)
             analysis = await rounds(endpoints, pids, ANALYSIS, args, args.analysis_requests)
-    report(f'"hello", {args.requests} requests per round, {args.concurrency} in flight', hello)
-    report(
-        f"energy question (sandboxed analysis), {args.analysis_requests} requests per round, "
-        f"{args.concurrency} in flight",
-        analysis,
-    )
+        report(f'"hello", {args.requests} requests per round, {args.concurrency} in flight', hello)
+        report(
+            f"energy question (sandboxed analysis), {args.analysis_requests} requests per round, "
+            f"{args.concurrency} in flight",
+            analysis,
+        )
+        # The gateways have stopped: the traced one flushed whatever it still had queued.
+        sent = 2 * WARM_UP + args.rounds * (args.requests + args.analysis_requests)
+        stored = stored_traces(tracking_uri)
+        print(f"traces stored by the MLflow server: {stored} of {sent} traced requests")
+
+
+def stored_traces(tracking_uri: str) -> int:
+    """How many traces the server holds, waiting until the count stops growing."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name("aether")
+    if experiment is None:
+        return 0
+    count, previous = 0, -1
+    while count != previous:
+        previous, count, token = count, 0, None
+        time.sleep(2)
+        while True:
+            page = client.search_traces(
+                locations=[experiment.experiment_id],
+                max_results=500,
+                include_spans=False,
+                page_token=token,
+            )
+            count += len(page)
+            token = page.token
+            if not token:
+                break
+    return count
 
 
 def main() -> None:

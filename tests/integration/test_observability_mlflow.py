@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import LaunchOptions, resolve
 from aether.deploy.ports import free_ports
+from aether.observability.mlflow_tracing import remember_missing_modules
 from tests.deploy_harness import CapturedLog, wait_for
 from tests.servers import free_port
 
@@ -180,6 +182,9 @@ def test_one_request_is_one_trace_with_every_service_under_the_right_parents(
     for analyst in analysts:
         assert analyst.attributes["aether.service"] == "ds-analysts"
         assert parent(analyst) is orchestrator
+    for name in {analyst.name for analyst in analysts}:
+        numbers = sorted(a.attributes["aether.attempt"] for a in analysts if a.name == name)
+        assert numbers == list(range(1, len(numbers) + 1)), (name, numbers)
     jobs = [span for span in spans if span.name.startswith("sandbox ")]
     assert jobs
     for job in jobs:
@@ -242,3 +247,70 @@ def test_every_service_serves_its_metrics(mesh: TracedMesh, run_id: str) -> None
         for one in series:
             assert one in text, (role, one)
         assert f'route="/ready",service="{role}",status="200"}}' in text, role
+
+
+def test_a_stopping_gateway_sends_its_last_traces_first(
+    mlflow_url: str, client: MlflowClient, tmp_path: Path
+) -> None:
+    """uvicorn ends a process stopped by SIGTERM by raising the signal again, so MLflow's exit
+    hooks never run: without the flush at shutdown, every span still queued would be lost. The
+    export interval is a minute here, so every trace is still queued when the stop comes."""
+    experiment_name, requests = "aether-stop-test", 6
+    port = free_port()
+    settings = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in settings}
+    env.update(
+        QUIET_MLFLOW,
+        PORT=str(port),
+        AETHER_DATA_DIR=str(tmp_path / "data"),
+        MLFLOW_TRACKING_URI=mlflow_url,
+        MLFLOW_EXPERIMENT_NAME=experiment_name,
+        MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS="60000",
+    )
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "aether.cli", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(url, gateway), timeout=90, what="the traced gateway")
+        body = {"model": "aether", "messages": [{"role": "user", "content": "hello"}]}
+        for _ in range(requests):
+            response = httpx.post(
+                f"{url}/api/v1/chat/completions", json=body, timeout=60, trust_env=False
+            )
+            assert response.status_code == 200, response.text
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        try:
+            gateway.wait(30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+    experiment = client.get_experiment_by_name(experiment_name)
+    assert experiment is not None
+    traces = client.search_traces(locations=[experiment.experiment_id], max_results=50)
+    assert len(traces) == requests
+    assert all(len(trace.data.spans) == 3 for trace in traces)
+
+
+def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"the gateway exited with {process.returncode}")
+    try:
+        return httpx.get(f"{url}/ready", timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_modules_mlflow_probes_for_are_remembered_as_missing() -> None:
+    missing = "aether_no_such_module"
+    try:
+        assert remember_missing_modules((missing, "json")) == [missing]
+        with pytest.raises(ModuleNotFoundError):
+            __import__(missing)
+        assert sys.modules["json"] is not None
+    finally:
+        sys.modules.pop(missing, None)

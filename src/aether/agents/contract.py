@@ -72,6 +72,9 @@ class AgentRequest(BaseModel):
     proposals: list[ProposalBrief] = Field(default_factory=list)
     """Proposals the conversation already has that are still waiting for a decision, so the
     architect can act on "apply it"."""
+    attempt: int | None = None
+    """For an analyst: which of the orchestrator's attempts this call is (1, then 2, 3 for its
+    retries), so the trace tells the attempts apart."""
 
 
 class Stage(StrEnum):

@@ -268,6 +268,7 @@ class DSOrchestrator:
             question=request.question,
             analysis=params,
             analysts=request.analysts,
+            attempt=into.number,
         )
         client = self._directory.client_for(ServiceName.DS_ANALYSTS)
         async for event in client.stream(sub_request):

@@ -35,7 +35,12 @@ class InProcessAgentClient:
         self._agent = agent
 
     async def stream(self, request: AgentRequest) -> AsyncGenerator[AgentEvent, None]:
-        attributes = {"aether.run_id": request.run_id, "aether.agent": request.agent.value}
+        attributes: dict[str, str | int] = {
+            "aether.run_id": request.run_id,
+            "aether.agent": request.agent.value,
+        }
+        if request.attempt is not None:
+            attributes["aether.attempt"] = request.attempt
         with tracing.span(request.agent.value, "AGENT", attributes) as span:
             if span.recording:
                 span.set_inputs(request.model_dump(mode="json", exclude={"history"}))
