@@ -3,7 +3,9 @@
 `launched_mesh` starts `aether serve --service <role>` for every role of the packaged topology,
 the way `make run-distributed` does without a container engine, on free loopback ports, in a
 temporary data and working directory (so no `.env` is read), with this process's Aether settings
-removed: the roles run offline (no LLM) on the demo household.
+removed: the roles run offline (no LLM) on the demo household. A test may ask for several
+replicas of a role and give every role more settings (a shared PostgreSQL `DATABASE_URL`,
+`SANDBOX=process`): `tests/e2e/test_distributed_faults.py` does.
 
 The launcher used as a library does not stop the others when one role dies (that is the CLI's
 policy, `run_local`), so a test may kill a role and keep talking to the rest.

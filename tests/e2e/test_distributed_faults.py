@@ -32,7 +32,7 @@ from tests.fakes.tcp_proxy import TcpProxy, running_tcp_proxy
 pytestmark = pytest.mark.postgres
 
 REPLICAS = {"gateway": 2, "ds-analysts": 2}
-LEASE_SECONDS = 6
+LEASE_SECONDS = 10
 """Short, so a killed gateway's runs are reaped within the test; a heartbeat every second keeps
 the live runs well inside it even on a busy machine."""
 MESH_ENV = {
@@ -305,6 +305,8 @@ def test_killing_a_ds_analysts_replica_fails_only_the_answers_it_was_computing(
         for c in chats:
             if c not in affected:
                 assert c.text, c
+                assert c.run_id is not None
+                assert (run_row(db, c.run_id) or {}).get("status") == "completed", c
 
         died = mesh.wait(timeout=60)
         assert died is not None, log.text
@@ -390,6 +392,8 @@ def test_killing_a_gateway_replica_mid_answer_reaps_its_runs_and_a_retry_gets_th
         for c in on_survivor:  # the other replica's answers never noticed
             assert c.done, c
             assert c.text, c
+            assert c.run_id is not None
+            assert (run_row(db, c.run_id) or {}).get("status") == "completed", c
         died = mesh.wait(timeout=60)
         assert died is not None, log.text
         assert died.role == doomed.name, log.text

@@ -135,3 +135,47 @@ def test_the_cli_keeps_serving_while_a_replica_is_left_and_stops_when_none_is(
     assert "each replica of back gets a SQLite database of its own" in output
     assert "back#2 exited (exit code 7); stopped every other role" in output
     assert "middle stopped" in output
+
+
+def test_up_with_replicas_starts_local_processes_even_when_compose_works(tmp_path: Path) -> None:
+    """The compose files pin one container per role, so replicas are always local processes."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("podman", "podman-compose"):  # an engine and a compose tool that work
+        script = tools / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{tmp_path}/calls"\nexit 0\n')
+        script.chmod(0o755)
+    for name in ("compose.yaml", "compose.distributed.yaml"):
+        (tmp_path / name).write_text("services: {}\n")
+    topology = write_fake_topology(tmp_path)
+    args = ["up", "--topology", str(topology), "--data-dir", str(tmp_path / "data")]
+    args += ["--project-dir", str(tmp_path), "--replicas", "back=2"]
+    env = {k: v for k, v in os.environ.items() if k not in {"SERVICE_TOKEN", "DATABASE_URL"}}
+    env.update({"PATH": str(tools), "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aether.deploy", *args],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("every role is ready" in line for line in list(lines)), 60, "ready")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=10)
+    output = "".join(lines)
+    assert "replicas are started as local processes on ports" in output
+    assert "not with podman" in output
+    calls = (tmp_path / "calls").read_text()
+    assert "podman info" in calls
+    assert " up " not in calls  # compose never started anything

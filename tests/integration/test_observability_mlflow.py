@@ -265,7 +265,7 @@ def test_a_stopping_gateway_sends_its_last_traces_first(
         AETHER_DATA_DIR=str(tmp_path / "data"),
         MLFLOW_TRACKING_URI=mlflow_url,
         MLFLOW_EXPERIMENT_NAME=experiment_name,
-        MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS="60000",
+        OTEL_BSP_SCHEDULE_DELAY="60000",
     )
     gateway = subprocess.Popen(
         [sys.executable, "-m", "aether.cli", "serve"],

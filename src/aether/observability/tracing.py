@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, Final, Literal, Protocol
 
-from aether.config import Role, Settings
+from aether.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class TracingBackend(Protocol):
         ...
 
     def tag_trace(self, run_id: str, conversation_id: str) -> None:
-        """Labels the current trace with the run (for feedback) and conversation (a session)."""
+        """Labels the current trace with the run (for feedback) and conversation (a session).
+        Call it in the trace's root span: the labels travel as the root's attributes."""
         ...
 
     def log_feedback(
@@ -167,9 +168,7 @@ def continue_trace(headers: Mapping[str, str]) -> Iterator[None]:
     """Spans opened in the block are children of the caller's span named in `headers`.
 
     Every span of the block must end inside it: MLflow forgets the remote parent when the block
-    exits, and a span ending later is dropped. The same reason makes MLflow's batch span
-    processor lose callee spans (it exports from a thread after the block ended), which is why
-    `configure_tracing` turns it off.
+    exits, and a span ending later is dropped.
     """
     backend = _state.backend
     if backend is None or not any(name.lower() == "traceparent" for name in headers):
@@ -223,18 +222,10 @@ def configure_tracing(settings: Settings) -> bool:
     if _state.configured_uri == uri:
         return _state.backend is not None
     _state.configured_uri = uri
-    # Before mlflow creates its tracer provider (at the first span).
-    if settings.aether_service is not Role.GATEWAY:
-        # A batch processor exports a callee's spans after `continue_trace` ended, and MLflow
-        # then drops them.
-        os.environ["MLFLOW_USE_BATCH_SPAN_PROCESSOR"] = "false"
-    else:
-        # The gateway starts every trace (its spans are never a callee's), so it keeps the batch
-        # processor, and sends the spans of many requests in one call: each call to the
-        # tracking server costs about 1.7 ms of the gateway's CPU, and more of the server's.
-        # MLflow's defaults (5 spans, 5 s) would make one call per two "hello" requests.
-        os.environ.setdefault("MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE", "200")
-        os.environ.setdefault("MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS", "1000")
+    # Before mlflow creates its tracer provider (at the first span): the OTLP batch processor
+    # sends what ended in the last second (OpenTelemetry's default, 5 s, would keep a lone
+    # trace waiting), up to 512 spans per call to the tracking server.
+    os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "1000")
     # MLflow's usage telemetry would call out to the internet; an operator may opt back in.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Imported here, not at the top: the one place mlflow is loaded, so a process without
