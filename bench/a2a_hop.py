@@ -45,12 +45,11 @@ from a2a.types.a2a_pb2 import SendMessageRequest, StreamResponse, TaskState
 
 from aether.agents.contract import AgentClient, AgentName, AgentRequest, FinalEvent, ServiceName
 from aether.agents.planning import utc_now
-from aether.config import Role, Settings, load_settings
+from aether.config import Role, load_settings, without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.logs import LogSink
 from aether.deploy.plan import LaunchOptions, resolve
-from aether.deploy.ports import free_ports
 from aether.mesh.a2a_client import A2AAgentClient
 from aether.mesh.inprocess import InProcessAgentClient
 from aether.mesh.runtime import open_runtime
@@ -261,21 +260,14 @@ async def first_token(http: httpx.AsyncClient, base_url: str, question: str) -> 
     return FirstToken(first, time.perf_counter() - started)
 
 
-def aether_environment() -> dict[str, str]:
-    """This environment without Aether's settings, so both topologies run on defaults."""
-    settings = {name.upper() for name in Settings.model_fields}
-    return {key: value for key, value in os.environ.items() if key.upper() not in settings}
-
-
 @contextmanager
 def distributed_mesh(root: Path) -> Iterator[str]:
     topology = load_topology()
-    ports = dict(zip(topology.roles, free_ports(len(topology.roles)), strict=True))
     options = LaunchOptions(
-        ports=ports,
+        free_ports=True,
         data_dir=data_dir(root, "mesh"),
         service_token=TOKEN,
-        environment=aether_environment(),
+        environment=without_settings(os.environ),
         extra_env={"LOG_LEVEL": "WARNING"},
         cwd=root,
     )
@@ -293,7 +285,7 @@ def distributed_mesh(root: Path) -> Iterator[str]:
 def monolith(root: Path) -> Iterator[str]:
     port = free_port()
     env = {
-        **aether_environment(),
+        **without_settings(os.environ),
         "PORT": str(port),
         "AETHER_DATA_DIR": str(data_dir(root, "monolith")),
         "LOG_LEVEL": "WARNING",

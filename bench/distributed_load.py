@@ -38,12 +38,11 @@ from sqlalchemy import URL, bindparam, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from aether.config import Settings
+from aether.config import without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.logs import LogSink
 from aether.deploy.plan import LaunchOptions, resolve
-from aether.deploy.ports import free_ports
 from harness import LoadResult
 
 TOKEN = "bench-service-token"
@@ -245,25 +244,15 @@ async def _admin(url: URL, sql: str) -> None:
 # --- the mesh --------------------------------------------------------------------------------
 
 
-def clean_environment() -> dict[str, str]:
-    """This environment without Aether's settings: every role runs on the defaults."""
-    settings = {name.upper() for name in Settings.model_fields}
-    return {key: value for key, value in os.environ.items() if key.upper() not in settings}
-
-
 @contextmanager
 def mesh(root: Path, database: URL, args: argparse.Namespace) -> Iterator[Deployment]:
     topology = load_topology()
-    replicas = {"gateway": args.gateways, "ds-analysts": args.analysts}
-    counts = {name: replicas.get(name, 1) for name in topology.roles}
-    available = iter(free_ports(sum(counts.values())))
-    ports = {name: [next(available) for _ in range(count)] for name, count in counts.items()}
     options = LaunchOptions(
-        ports=ports,
-        replicas=counts,
+        replicas={"gateway": args.gateways, "ds-analysts": args.analysts},
+        free_ports=True,
         data_dir=root / "mesh",
         service_token=TOKEN,
-        environment=clean_environment(),
+        environment=without_settings(os.environ),
         extra_env={
             "DATABASE_URL": database.render_as_string(hide_password=False),
             "SANDBOX": args.sandbox,

@@ -6,6 +6,7 @@ Every knob of Aether lives here so that both deployment modes and every service 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -332,6 +333,13 @@ class Settings(BaseSettings):
             Role.DS_ANALYSTS: self.ds_analysts_public_url,
         }[role]
         return str(public).rstrip("/") if public else self.service_url(role)
+
+
+def without_settings(environment: Mapping[str, str]) -> dict[str, str]:
+    """`environment` minus every variable that sets an Aether setting: a service started with
+    it runs on the defaults plus whatever its launcher adds (tests, benchmarks)."""
+    names = {name.upper() for name in Settings.model_fields}
+    return {key: value for key, value in environment.items() if key.upper() not in names}
 
 
 def load_settings(**overrides: object) -> Settings:

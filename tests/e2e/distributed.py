@@ -24,22 +24,15 @@ import openai
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
 from a2a.types.a2a_pb2 import AgentCard, StreamResponse
 
-from aether.config import Settings
+from aether.config import without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import LaunchOptions, resolve
-from aether.deploy.ports import free_ports
 from tests.deploy_harness import CapturedLog
 
 TOKEN = "e2e-distributed-token"
 AGENTS = ("architect", "ds-orchestrator", "ds-analysts")
 ENERGY_QUESTION = "How much energy did I use last week, and what is my baseload?"
-
-
-def clean_environment() -> dict[str, str]:
-    """This process's environment without any Aether setting."""
-    settings = {name.upper() for name in Settings.model_fields}
-    return {k: v for k, v in os.environ.items() if k.upper() not in settings}
 
 
 @contextmanager
@@ -55,15 +48,12 @@ def launched_mesh(
     given to every role (e.g. a shared DATABASE_URL, SANDBOX=process).
     """
     topology = load_topology()
-    counts = {name: (replicas or {}).get(name, 1) for name in topology.roles}
-    available = iter(free_ports(sum(counts.values())))
-    ports = {name: [next(available) for _ in range(count)] for name, count in counts.items()}
     options = LaunchOptions(
-        ports=ports,
-        replicas=counts,
+        replicas=dict(replicas or {}),
+        free_ports=True,
         data_dir=work / "data",
         service_token=TOKEN,
-        environment=clean_environment(),
+        environment=without_settings(os.environ),
         extra_env=dict(extra_env or {}),
         cwd=work,
     )

@@ -17,11 +17,10 @@ import httpx
 import openai
 import pytest
 
-from aether.config import Settings
+from aether.config import without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import LaunchOptions, resolve
-from aether.deploy.ports import free_ports
 from tests.deploy_harness import CapturedLog
 
 QUESTION = "How much energy did I use last week?"
@@ -29,22 +28,15 @@ TOKEN = "e2e-service-token"
 AGENTS = ("architect", "ds-orchestrator", "ds-analysts")
 
 
-def clean_environment() -> dict[str, str]:
-    """This process's environment without any Aether setting (or compose-only variable)."""
-    settings = {name.upper() for name in Settings.model_fields}
-    return {k: v for k, v in os.environ.items() if k.upper() not in settings}
-
-
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     topology = load_topology()
     work = tmp_path_factory.mktemp("mesh")
-    ports = dict(zip(topology.roles, free_ports(len(topology.roles)), strict=True))
     options = LaunchOptions(
-        ports=ports,
+        free_ports=True,
         data_dir=work / "data",
         service_token=TOKEN,
-        environment=clean_environment(),
+        environment=without_settings(os.environ),
         cwd=work,
     )
     plan = resolve(topology, options)

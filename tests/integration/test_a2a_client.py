@@ -13,17 +13,11 @@ import pytest
 from a2a.helpers.proto_helpers import new_task, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
-from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-from a2a.server.tasks import InMemoryTaskStore
-from a2a.types.a2a_pb2 import (
-    AgentCapabilities,
-    AgentCard,
-    AgentInterface,
-    TaskState,
-)
 from a2a.types.a2a_pb2 import (
     Role as MessageRole,
+)
+from a2a.types.a2a_pb2 import (
+    TaskState,
 )
 from starlette.applications import Starlette
 
@@ -40,6 +34,7 @@ from aether.config import Role
 from aether.mesh.a2a_client import A2AAgentClient
 from aether.mesh.trace_context import trace_id_for_run
 from tests.a2a_harness import SERVICE_TOKEN, RunningService, running_service
+from tests.fakes.a2a_agent import sdk_agent_app
 from tests.integration.test_a2a_services import job_processes
 from tests.servers import free_port, serve_in_thread
 
@@ -152,23 +147,7 @@ class _PlainAgent(AgentExecutor):
 
 
 def plain_agent_app(*, silent: bool) -> Starlette:
-    card = AgentCard(
-        name="echo",
-        description="a plain A2A agent",
-        version="1",
-        supported_interfaces=[
-            AgentInterface(url="http://unused/", protocol_binding="JSONRPC", protocol_version="1.0")
-        ],
-        capabilities=AgentCapabilities(streaming=True),
-        default_input_modes=["text/plain"],
-        default_output_modes=["text/plain"],
-    )
-    handler = DefaultRequestHandler(
-        agent_executor=_PlainAgent(silent=silent), task_store=InMemoryTaskStore(), agent_card=card
-    )
-    return Starlette(
-        routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
-    )
+    return sdk_agent_app(_PlainAgent(silent=silent), name="echo", description="a plain A2A agent")
 
 
 def test_a_plain_a2a_agent_can_be_called_with_text() -> None:

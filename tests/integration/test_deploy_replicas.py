@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,41 @@ from aether.deploy.loader import load_topology
 from aether.deploy.plan import DeploymentPlan, LaunchOptions, resolve
 from aether.deploy.ports import free_ports
 from tests.deploy_harness import CapturedLog, wait_for, write_fake_topology
+
+
+class DeployCli:
+    """`python -m aether.deploy ARGS` as a child process whose output is collected line by line."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aether.deploy", *args],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(self.process.stdout or []), daemon=True
+        )
+        self._reader.start()
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in list(self.lines))
+
+    def close(self) -> str:
+        """Kills the process if it still runs; everything it printed."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=10)
+        return "".join(self.lines)
+
+
+def without_mesh_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in {"SERVICE_TOKEN", "DATABASE_URL"}}
 
 
 def replicated_plan(tmp_path: Path) -> DeploymentPlan:
@@ -99,39 +135,20 @@ def test_the_cli_keeps_serving_while_a_replica_is_left_and_stops_when_none_is(
     topology = write_fake_topology(tmp_path)
     args = ["local", "--topology", str(topology), "--data-dir", str(tmp_path / "data")]
     args += ["--replicas", "back=2", "--stop-grace", "5"]
-    env = {k: v for k, v in os.environ.items() if k not in {"SERVICE_TOKEN", "DATABASE_URL"}}
-    lines: list[str] = []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aether.deploy", *args],
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
-    reader.start()
-
-    def said(text: str) -> bool:
-        return any(text in line for line in list(lines))
-
+    cli = DeployCli(args, tmp_path, without_mesh_settings())
     try:
-        wait_for(lambda: said("every role is ready"), 60, "the mesh to be ready")
-        listed = next(line for line in list(lines) if "  back " in line)
+        wait_for(lambda: cli.said("every role is ready"), 60, "the mesh to be ready")
+        listed = next(line for line in list(cli.lines) if "  back " in line)
         first, second = re.findall(r"http://127\.0\.0\.1:\d+", listed)
         httpx.get(f"{first}/die?code=9", timeout=10, trust_env=False)
-        wait_for(lambda: said("back#1 exited (exit code 9); back#2 still serving"), 60, "news")
-        assert process.poll() is None
+        news = "back#1 exited (exit code 9); back#2 still serving"
+        wait_for(lambda: cli.said(news), 60, "news")
+        assert cli.process.poll() is None
         assert get_json(f"{second}/health")["role"] == "back"
         httpx.get(f"{second}/die?code=7", timeout=10, trust_env=False)
-        assert process.wait(timeout=60) == 1
+        assert cli.process.wait(timeout=60) == 1
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    reader.join(timeout=10)
-    output = "".join(lines)
+        output = cli.close()
     assert "each replica of back gets a SQLite database of its own" in output
     assert "back#2 exited (exit code 7); stopped every other role" in output
     assert "middle stopped" in output
@@ -150,32 +167,28 @@ def test_up_with_replicas_starts_local_processes_even_when_compose_works(tmp_pat
     topology = write_fake_topology(tmp_path)
     args = ["up", "--topology", str(topology), "--data-dir", str(tmp_path / "data")]
     args += ["--project-dir", str(tmp_path), "--replicas", "back=2"]
-    env = {k: v for k, v in os.environ.items() if k not in {"SERVICE_TOKEN", "DATABASE_URL"}}
-    env.update({"PATH": str(tools), "PYTHONUNBUFFERED": "1"})
-    lines: list[str] = []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aether.deploy", *args],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
-    reader.start()
+    cli = DeployCli(args, tmp_path, {**without_mesh_settings(), "PATH": str(tools)})
     try:
-        wait_for(lambda: any("every role is ready" in line for line in list(lines)), 60, "ready")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        wait_for(lambda: cli.said("every role is ready"), 60, "ready")
+        cli.process.send_signal(signal.SIGTERM)
+        assert cli.process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    reader.join(timeout=10)
-    output = "".join(lines)
+        output = cli.close()
     assert "replicas are started as local processes on ports" in output
     assert "not with podman" in output
     calls = (tmp_path / "calls").read_text()
     assert "podman info" in calls
     assert " up " not in calls  # compose never started anything
+
+
+def test_free_ports_give_every_replica_a_distinct_port_that_can_be_bound() -> None:
+    plan = resolve(
+        load_topology(),
+        LaunchOptions(environment={}, replicas={"gateway": 2}, free_ports=True),
+    )
+    ports = [process.port for process in plan.processes]
+    assert len(ports) == len(set(ports)) == 5
+    assert 8000 not in ports  # not the declared ports: the launcher asked the kernel
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))

@@ -23,11 +23,10 @@ import pytest
 from mlflow.entities import Trace
 from mlflow.tracking import MlflowClient
 
-from aether.config import Settings
+from aether.config import without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import LaunchOptions, resolve
-from aether.deploy.ports import free_ports
 from aether.observability.mlflow_tracing import remember_missing_modules
 from tests.deploy_harness import CapturedLog, wait_for
 from tests.servers import free_port
@@ -91,13 +90,11 @@ class TracedMesh:
 def mesh(mlflow_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedMesh]:
     topology = load_topology()
     work = tmp_path_factory.mktemp("traced-mesh")
-    settings = {name.upper() for name in Settings.model_fields}
-    environment = {k: v for k, v in os.environ.items() if k.upper() not in settings}
     options = LaunchOptions(
-        ports=dict(zip(topology.roles, free_ports(len(topology.roles)), strict=True)),
+        free_ports=True,
         data_dir=work / "data",
         service_token="traced-mesh-token",
-        environment={**environment, **QUIET_MLFLOW},
+        environment={**without_settings(os.environ), **QUIET_MLFLOW},
         extra_env={
             "MLFLOW_TRACKING_URI": mlflow_url,
             "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
@@ -257,8 +254,7 @@ def test_a_stopping_gateway_sends_its_last_traces_first(
     export interval is a minute here, so every trace is still queued when the stop comes."""
     experiment_name, requests = "aether-stop-test", 6
     port = free_port()
-    settings = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in settings}
+    env = without_settings(os.environ)
     env.update(
         QUIET_MLFLOW,
         PORT=str(port),

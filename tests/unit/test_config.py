@@ -1,6 +1,6 @@
 import pytest
 
-from aether.config import DeploymentMode, SettingsError, load_settings
+from aether.config import DeploymentMode, SettingsError, load_settings, without_settings
 
 
 def test_defaults_are_the_monolith_on_loopback_with_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,3 +49,8 @@ def test_public_bind_without_api_keys_is_refused(monkeypatch: pytest.MonkeyPatch
         load_settings(_env_file=None)
     monkeypatch.setenv("API_KEYS", "secret")
     assert load_settings(_env_file=None).auth_enabled
+
+
+def test_an_environment_without_settings_keeps_everything_else() -> None:
+    environment = {"DATABASE_URL": "sqlite://", "log_level": "DEBUG", "PATH": "/usr/bin", "X": "1"}
+    assert without_settings(environment) == {"PATH": "/usr/bin", "X": "1"}

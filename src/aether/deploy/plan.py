@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aether.deploy.errors import TopologyError
 from aether.deploy.model import Topology
+from aether.deploy.ports import free_ports
 
 SERVICE_TOKEN = "SERVICE_TOKEN"
 DATABASE_URL = "DATABASE_URL"
@@ -40,6 +41,9 @@ class LaunchOptions:
     replicas: Mapping[str, int] = field(default_factory=dict)
     # Shifts every declared port so the lowest one becomes base_port (e.g. 9000 -> 9000..9003).
     base_port: int | None = None
+    # Every replica of a role not named in `ports` listens on a port that is free right now
+    # (tests and benchmarks, which run beside whatever else the machine serves).
+    free_ports: bool = False
     # Each role gets its own sub-directory, so SQLite files and demo data are never shared.
     data_dir: Path = Path("var/distributed")
     # None: SERVICE_TOKEN from the environment, or a fresh random token for this run.
@@ -162,8 +166,12 @@ def assign_ports(topology: Topology, options: LaunchOptions) -> dict[str, list[i
     if options.base_port is not None:
         shift = options.base_port - min(spec.port for spec in topology.roles.values())
     ports: dict[str, list[int]] = {}
+    available = iter(free_ports(sum(counts.values())) if options.free_ports else ())
     for name, spec in topology.roles.items():
-        given = options.ports.get(name, spec.port + shift)
+        default: int | list[int] = spec.port + shift
+        if options.free_ports:
+            default = [next(available) for _ in range(counts[name])]
+        given = options.ports.get(name, default)
         ports[name] = [given] if isinstance(given, int) else list(given)
         if isinstance(given, int):
             continue
