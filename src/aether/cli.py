@@ -7,7 +7,6 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-import uvicorn
 from fastapi import FastAPI
 
 from aether import __version__, proposals_cli
@@ -19,6 +18,7 @@ from aether.mesh.service_app import create_service_app
 from aether.mesh.topology import hosted_services
 from aether.observability.logging import configure_logging
 from aether.sandbox import cli as sandbox_cli
+from aether.serving import serve
 from aether.store import upgrade_database
 
 
@@ -64,13 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(settings: Settings) -> int:
     settings.aether_data_dir.mkdir(parents=True, exist_ok=True)
-    uvicorn.run(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    serve(build_app(settings), settings)
     return 0
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,11 +17,26 @@ import httpx
 from tests.servers import free_port
 
 READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class RunningAether:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
 
 
 @contextmanager
 def aether_process(data_dir: Path, **env: str) -> Iterator[str]:
     """Yields the base URL once `/ready` answers; SIGTERM on exit (SIGKILL if it hangs)."""
+    with aether_server(data_dir, **env) as running:
+        yield running.url
+
+
+@contextmanager
+def aether_server(data_dir: Path, **env: str) -> Iterator[RunningAether]:
+    """`aether_process` with the process at hand, for a test that stops it itself."""
     port = free_port()
     environment = {
         **os.environ,
@@ -29,7 +45,8 @@ def aether_process(data_dir: Path, **env: str) -> Iterator[str]:
         "AETHER_DATA_DIR": str(data_dir),
         **env,
     }
-    log = (data_dir / "server.log").open("ab")
+    log_path = data_dir / "server.log"
+    log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "aether.cli", "serve"],
         env=environment,
@@ -39,12 +56,13 @@ def aether_process(data_dir: Path, **env: str) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, base_url, data_dir / "server.log")
-        yield base_url
+        _wait_ready(process, base_url, log_path)
+        yield RunningAether(base_url, process, log_path)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -53,6 +53,8 @@ class Reply:
     finish_reason: str = "stop"
     delay_seconds: float = 0.0
     """Wait before the response starts (to provoke client timeouts)."""
+    chunk_interval_seconds: float = 0.0
+    """Streaming only: the pause before each content chunk (a slow model)."""
     drop_after_chunks: int | None = None
     """Streaming only: send this many content chunks, then close the connection."""
     include_usage: bool = True
@@ -200,7 +202,9 @@ class FakeOpenAI:
             options = body.get("stream_options") or {}
             include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             frames = _stream_frames(completion_id, model, reply, usage if include_usage else None)
-            return _SSEResponse(frames, drop_after=reply.drop_after_chunks)
+            return _SSEResponse(
+                frames, drop_after=reply.drop_after_chunks, interval=reply.chunk_interval_seconds
+            )
         payload: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion",
@@ -315,10 +319,11 @@ class _SSEResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, frames: list[bytes], drop_after: int | None) -> None:
+    def __init__(self, frames: list[bytes], drop_after: int | None, interval: float) -> None:
         super().__init__(media_type=self.media_type)
         self._frames = frames
         self._drop_after = drop_after
+        self._interval = interval
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
@@ -328,6 +333,8 @@ class _SSEResponse(Response):
         for index, frame in enumerate(self._frames):
             if limit is not None and index >= limit:
                 return
+            if index and self._interval:
+                await asyncio.sleep(self._interval)
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

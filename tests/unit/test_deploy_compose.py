@@ -17,6 +17,7 @@ from aether.config import Settings
 from aether.deploy.engine import image_name
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import dependency_closure
+from aether.gateway.draining import Drain
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = ("architect", "ds-orchestrator", "ds-analysts")
@@ -172,3 +173,11 @@ def test_required_secrets_fail_loudly_instead_of_defaulting() -> None:
         required = {form for form in forms if form.startswith(f"${{{variable}:?")}
         assert required, variable
     assert "${SERVICE_TOKEN:?" in OVERRIDE["services"]["gateway"]["environment"]["SERVICE_TOKEN"]
+
+
+def test_the_gateway_is_given_time_to_end_its_answers_before_it_is_killed() -> None:
+    """Compose's default is 10 s; the gateway needs its drain grace plus the stop margin."""
+    period = BASE["services"]["gateway"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", period), period
+    needed = Drain(Settings.model_fields["shutdown_grace_seconds"].default).server_grace_seconds
+    assert int(period[:-1]) > needed

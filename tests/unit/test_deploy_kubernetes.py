@@ -12,6 +12,7 @@ from aether.config import Settings
 from aether.deploy.engine import image_name
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import dependency_closure
+from aether.gateway.draining import Drain
 
 K8S = Path(__file__).resolve().parents[2] / "infrastructure" / "k8s"
 TOPOLOGY = load_topology()
@@ -81,3 +82,9 @@ def test_the_secret_template_has_every_key_the_deployments_read() -> None:
             if reference:
                 assert reference["name"] == secret["metadata"]["name"]
                 assert reference["key"] in keys, (role, reference["key"])
+
+
+def test_the_gateway_pods_get_time_to_end_their_answers_before_they_are_killed() -> None:
+    pod = by_kind("gateway.yaml")["Deployment"]["spec"]["template"]["spec"]
+    needed = Drain(Settings.model_fields["shutdown_grace_seconds"].default).server_grace_seconds
+    assert pod["terminationGracePeriodSeconds"] > needed

@@ -26,7 +26,8 @@ from aether.deploy.process import RoleProcess, describe_exit
 from aether.deploy.readiness import wait_until_ready
 
 DEFAULT_READY_TIMEOUT = 90.0
-DEFAULT_STOP_GRACE = 15.0
+DEFAULT_STOP_GRACE = 25.0
+"""SIGTERM to SIGKILL: a gateway needs SHUTDOWN_GRACE_SECONDS (10) plus 10 s to end its answers."""
 
 
 @dataclass(frozen=True)

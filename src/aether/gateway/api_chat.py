@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Final
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
@@ -18,6 +19,7 @@ from sse_starlette import EventSourceResponse
 from aether.agents.contract import ErrorEvent, FinalEvent, InputRequiredEvent, TextDelta
 from aether.gateway.auth import caller_identity, require_api_key
 from aether.gateway.chat_service import RUN_CANCELLED, ChatService, PreparedChat, RunOutcome
+from aether.gateway.draining import Drain
 from aether.gateway.errors import (
     DATABASE_UNAVAILABLE,
     DATABASE_UNAVAILABLE_MESSAGE,
@@ -67,7 +69,10 @@ async def chat_completions(
     chat = accepted
     headers = {"X-Conversation-Id": chat.conversation_id, "X-Run-Id": chat.run_id}
     if body.stream:
-        return await _stream_response(service, chat, headers, include_usage=body.include_usage)
+        drain: Drain = request.app.state.drain
+        return await _stream_response(
+            service, chat, headers, include_usage=body.include_usage, grace=drain
+        )
     return await _complete(service, chat, headers)
 
 
@@ -92,7 +97,12 @@ async def _complete(service: ChatService, chat: PreparedChat, headers: dict[str,
 
 
 async def _stream_response(
-    service: ChatService, chat: PreparedChat, headers: dict[str, str], *, include_usage: bool
+    service: ChatService,
+    chat: PreparedChat,
+    headers: dict[str, str],
+    *,
+    include_usage: bool,
+    grace: Drain,
 ) -> Response:
     """Starts the run, and the stream once the agent has taken the request: a run that fails
     before that (the agent is unreachable) is an error response with its own status."""
@@ -108,7 +118,15 @@ async def _stream_response(
     if pump.ended and outcome.error is not None and _status(outcome) == UNAVAILABLE_STATUS:
         return _error_response(outcome, headers)
     frames = _stream(pump, chat, outcome, include_usage=include_usage)
-    return EventSourceResponse(frames, headers=headers, ping=SSE_PING_SECONDS)
+    # When the server stops, sse-starlette sets the event and cuts the stream only after the
+    # grace, which lets the drain end the run with an error frame first.
+    return EventSourceResponse(
+        frames,
+        headers=headers,
+        ping=SSE_PING_SECONDS,
+        shutdown_event=anyio.Event(),
+        shutdown_grace_period=grace.stream_grace_seconds,
+    )
 
 
 async def _stream(

@@ -30,6 +30,7 @@ from aether.gateway.auth import ApiKeyAuth
 from aether.gateway.body_limit import BodyLimitMiddleware
 from aether.gateway.cancellation import CancelWatcher
 from aether.gateway.chat_service import ChatService
+from aether.gateway.draining import Drain
 from aether.gateway.errors import install_error_handlers
 from aether.gateway.run_reaper import RunLeases
 from aether.mesh.gateway_a2a import GatewayA2A
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     """The app for these settings; resources are opened by the lifespan, not at import."""
     a2a = GatewayA2A(settings)
+    drain = Drain(settings.shutdown_grace_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +66,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
             )
             app.state.chat = chat
             stack.push_async_callback(chat.aclose)
+            drain.start(chat.runs)
+            stack.push_async_callback(drain.stop)
             cancels = CancelWatcher(runtime.store, chat.runs)
             cancels.start()
             stack.push_async_callback(cancels.stop)
@@ -93,6 +97,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.auth = ApiKeyAuth(settings.api_keys)
+    app.state.drain = drain
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_metrics(app, Role.GATEWAY.value)
     install_error_handlers(app)

@@ -41,6 +41,8 @@ class RunControl:
         """How many of `text_parts` the database holds."""
         self.requested = False
         self.reason = ""
+        self.stopping = False
+        """The replica is stopping: the run ends `failed`, worth retrying on another replica."""
         self.finished = asyncio.Event()
         self._waiting: asyncio.Task[object] | None = None
         self._interrupted: asyncio.Task[object] | None = None
@@ -51,6 +53,12 @@ class RunControl:
         self.requested, self.reason = True, reason
         if self._waiting is not None:
             self._interrupt(self._waiting)
+
+    def request_stop(self) -> None:
+        """Ends the run because this replica stops (`aether.gateway.draining`)."""
+        if not self.requested:
+            self.stopping = True
+        self.request_cancel("stopped with the gateway replica")
 
     @contextmanager
     def interruptible(self) -> Iterator[None]:

@@ -41,7 +41,12 @@ from aether.gateway.approvals import ApprovalDesk, Resumption
 from aether.gateway.auth import ANONYMOUS
 from aether.gateway.cancellation import RunControl, RunRegistry
 from aether.gateway.catalog import resolve_target
-from aether.gateway.errors import DATABASE_UNAVAILABLE, ApiError
+from aether.gateway.errors import (
+    DATABASE_UNAVAILABLE,
+    GATEWAY_STOPPING,
+    GATEWAY_STOPPING_MESSAGE,
+    ApiError,
+)
 from aether.gateway.idempotency import Duplicate, fingerprint, key_reused
 from aether.gateway.openai_schema import ChatCompletionRequest, RequestMessage, Usage
 from aether.gateway.token_budget import TokenBudget
@@ -109,9 +114,14 @@ class RunOutcome:
 
     @property
     def retryable(self) -> bool:
-        """The run failed before any answer because something it needs was unreachable: the
-        same request is worth sending again (its idempotency key is released for that)."""
-        return self.error is not None and self.error.code in RETRYABLE_CODES and not self.text_parts
+        """The same request is worth sending again (its idempotency key is released for that):
+        the run failed before any answer because something it needs was unreachable, or the
+        replica serving it stopped (any replica still running answers it whole)."""
+        if self.error is None:
+            return False
+        if self.error.code == GATEWAY_STOPPING:
+            return True
+        return self.error.code in RETRYABLE_CODES and not self.text_parts
 
     def usage(self, prompt_estimate: int) -> Usage:
         """LLM-reported counts where an LLM worked, our tokenizer's counts where none did."""
@@ -259,10 +269,14 @@ class ChatService:
                 if not stored:
                     await asyncio.shield(self._finish(chat, outcome, cancelled=True))
                 raise
-            outcome.error = ErrorEvent(
-                agent=_GATEWAY, code=RUN_CANCELLED, message=f"The run was {control.reason}."
-            )
-            await self._finish(chat, outcome, cancelled=True, reason=control.reason)
+            if control.stopping:
+                outcome.error = _replica_stopping()
+                await self._finish(chat, outcome, cancelled=False)
+            else:
+                outcome.error = ErrorEvent(
+                    agent=_GATEWAY, code=RUN_CANCELLED, message=f"The run was {control.reason}."
+                )
+                await self._finish(chat, outcome, cancelled=True, reason=control.reason)
             yield outcome.error
             return
         except GeneratorExit:
@@ -480,6 +494,10 @@ def _key_outcome(outcome: RunOutcome, status: RunStatus) -> KeyOutcome:
     if status is RunStatus.COMPLETED:
         return KeyOutcome(finish_reason=outcome.finish_reason)
     return KeyOutcome(error_code=outcome.error.code if outcome.error else RUN_CANCELLED)
+
+
+def _replica_stopping() -> ErrorEvent:
+    return ErrorEvent(agent=_GATEWAY, code=GATEWAY_STOPPING, message=GATEWAY_STOPPING_MESSAGE)
 
 
 def _database_lost() -> ErrorEvent:

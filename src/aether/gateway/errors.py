@@ -25,6 +25,11 @@ RETRY_AFTER_SECONDS = 5
 """What a 503 asks the client to wait: about how long a restarting service or database takes."""
 DATABASE_UNAVAILABLE = "database_unavailable"
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+GATEWAY_STOPPING = "gateway_stopping"
+GATEWAY_STOPPING_MESSAGE = (
+    "This gateway replica is stopping and cut the answer short; send the request again "
+    "(with the same Idempotency-Key, if it had one) to get the whole answer."
+)
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
