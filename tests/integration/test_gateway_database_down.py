@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.fakes.openai_server import FakeOpenAI, Reply, running_fake_openai
 from tests.fakes.tcp_proxy import TcpProxy, running_tcp_proxy
 from tests.gateway_harness import RunningGateway, running_gateway
 from tests.integration.conftest import PostgresServer, _postgres_server
+from tests.sse import sse_events, sse_frames
 
 pytestmark = pytest.mark.postgres
 
@@ -148,3 +150,41 @@ def test_a_run_in_flight_when_the_database_goes_away_is_stored_when_it_is_back(
         ("assistant", "failed", answer),
     ]
     assert still_serving.status_code == 200
+
+
+def test_a_run_followed_live_says_when_the_database_went_away_and_resumes_once_it_is_back(
+    tmp_path: Path, proxied_database_url: tuple[str, TcpProxy]
+) -> None:
+    database_url, proxy = proxied_database_url
+    fake = FakeOpenAI(responder=lambda _: Reply("Your baseload is 240 W.", delay_seconds=2))
+    with (
+        running_fake_openai(fake) as llm_url,
+        running_gateway(tmp_path, database_url=database_url, llm_base_url=llm_url) as gateway,
+        gateway.http() as http,
+    ):
+        chatting = threading.Thread(target=chat, args=(gateway,), kwargs={"stream": True})
+        chatting.start()
+        deadline = time.monotonic() + 30
+        while not (runs := http.get("/api/v1/runs").json()["data"]):
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.1)
+        url = f"/api/v1/runs/{runs[0]['id']}/events/stream"
+        before: list[dict[str, Any]] = []
+        with http.stream("GET", url) as live:
+            for frame in sse_frames(live.iter_lines()):
+                before.append(frame)
+                if len(before) == 1:
+                    proxy.cut()  # the stream has started; the database goes away
+        proxy.restore()
+        chatting.join(60)
+        *events, error = before
+        with http.stream("GET", url, headers={"Last-Event-ID": events[-1]["id"]}) as live:
+            after = sse_events(live.iter_lines())
+        recorded = http.get(f"/api/v1/runs/{runs[0]['id']}/events").json()["data"]
+
+    assert error["event"] == "error"
+    assert json.loads(error["data"])["error"]["code"] == "database_unavailable"
+    assert int(error["retry"]) > 0  # EventSource clients reconnect after this many ms
+    assert after[-1]["event"] == "end"
+    received = [int(frame["id"]) for frame in [*events, *after[:-1]]]
+    assert received == [event["id"] for event in recorded]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.gateway_harness import RunningGateway, running_gateway
+from tests.sse import sse_events
 
 QUESTION = "How much energy did I use last week, and what is my baseload?"
 
@@ -26,21 +25,6 @@ def run_id(gateway: RunningGateway) -> str:
         model="aether", messages=[{"role": "user", "content": QUESTION}]
     )
     return raw.headers["x-run-id"]
-
-
-def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
-    """Parses an SSE body into {id, event, data} dicts (comments and pings skipped)."""
-    events: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
-    for line in response.iter_lines():
-        if not line:
-            if "data" in current:
-                events.append(current)
-            current = {}
-        elif not line.startswith(":"):
-            field, _, value = line.partition(":")
-            current[field] = value.removeprefix(" ")
-    return events
 
 
 def test_run_has_status_routing_usage_and_findings(gateway: RunningGateway, run_id: str) -> None:
@@ -75,7 +59,7 @@ def test_event_stream_replays_and_resumes_after_last_event_id(
 ) -> None:
     url = f"/api/v1/runs/{run_id}/events/stream"
     with gateway.http() as http, http.stream("GET", url) as response:
-        everything = sse_events(response)
+        everything = sse_events(response.iter_lines())
     assert everything[-1]["event"] == "end"
     assert json.loads(everything[-1]["data"]) == {"status": "completed"}
     recorded = everything[:-1]
@@ -84,7 +68,7 @@ def test_event_stream_replays_and_resumes_after_last_event_id(
         gateway.http() as http,
         http.stream("GET", url, headers={"Last-Event-ID": middle}) as response,
     ):
-        resumed = sse_events(response)[:-1]
+        resumed = sse_events(response.iter_lines())[:-1]
     assert [e["id"] for e in resumed] == [e["id"] for e in recorded if int(e["id"]) > int(middle)]
 
 

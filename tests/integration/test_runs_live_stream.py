@@ -15,6 +15,7 @@ import pytest
 from aether.gateway import api_runs
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply, running_fake_openai
 from tests.gateway_harness import RunningGateway, running_gateway
+from tests.sse import sse_frames
 
 QUESTION = "How much energy did I use last week?"
 ROUTING_SECONDS = 0.5
@@ -67,21 +68,6 @@ def start_run(gateway: RunningGateway) -> tuple[str, threading.Thread]:
     return run_id[0], thread
 
 
-def frames(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """SSE frames as {id, event, data}; comment lines come as {"comment": text}."""
-    current: dict[str, Any] = {}
-    for line in lines:
-        if line.startswith(":"):
-            yield {"comment": line[1:].strip()}
-        elif not line:
-            if "data" in current:
-                yield current
-            current = {}
-        else:
-            field, _, value = line.partition(":")
-            current[field] = value.removeprefix(" ")
-
-
 def test_a_client_that_reconnects_with_last_event_id_gets_every_event_once(
     gateway: RunningGateway,
 ) -> None:
@@ -90,7 +76,7 @@ def test_a_client_that_reconnects_with_last_event_id_gets_every_event_once(
     first: list[dict[str, Any]] = []
     with gateway.http() as http:
         with http.stream("GET", url) as live:
-            for frame in frames(live.iter_lines()):
+            for frame in sse_frames(live.iter_lines()):
                 if "id" in frame:
                     first.append(frame)
                 if len(first) == 2:
@@ -98,7 +84,7 @@ def test_a_client_that_reconnects_with_last_event_id_gets_every_event_once(
         status_at_drop = http.get(f"/api/v1/runs/{run_id}").json()["status"]
         resumed: list[dict[str, Any]] = []
         with http.stream("GET", url, headers={"Last-Event-ID": first[-1]["id"]}) as live:
-            resumed = [frame for frame in frames(live.iter_lines()) if "data" in frame]
+            resumed = [frame for frame in sse_frames(live.iter_lines()) if "data" in frame]
         recorded = http.get(f"/api/v1/runs/{run_id}/events", params={"limit": 1000}).json()
     chat.join(30)
     assert status_at_drop == "running"
@@ -121,7 +107,7 @@ def test_a_quiet_stream_carries_keep_alive_comments(
         httpx.Client(base_url=gateway.base_url, timeout=30) as http,
         http.stream("GET", f"/api/v1/runs/{run_id}/events/stream") as live,
     ):
-        seen = list(frames(live.iter_lines()))
+        seen = list(sse_frames(live.iter_lines()))
     chat.join(30)
     assert any("comment" in frame for frame in seen)
     assert seen[-1]["event"] == "end"

@@ -10,6 +10,7 @@ A cancel reaches the run on whichever replica runs it (`aether.gateway.cancellat
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import datetime
@@ -23,8 +24,17 @@ from aether.analysis.findings import Finding
 from aether.gateway.auth import require_api_key
 from aether.gateway.cancellation import CANCEL_EVENT, RunRegistry
 from aether.gateway.dependencies import StoreDep
-from aether.gateway.errors import ApiError
-from aether.store import Run, RunEvent, RunFilter, RunStatus, Store
+from aether.gateway.errors import (
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_STATUS,
+    ApiError,
+)
+from aether.gateway.streaming import error_frame
+from aether.store import DatabaseUnavailableError, Run, RunEvent, RunFilter, RunStatus, Store
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/runs", dependencies=[Depends(require_api_key)])
 
@@ -186,10 +196,24 @@ async def stream_events(
 
 async def _follow(store: Store, run_id: str, cursor: int | None) -> AsyncIterator[ServerSentEvent]:
     """Every event after the cursor, then new ones as they are recorded, until the run ended
-    and nothing is left; a final `end` event carries the run's status."""
+    and nothing is left; a final `end` event carries the run's status.
+
+    If the database goes away meanwhile, an `error` event says so and the stream ends, with a
+    `retry` hint: the client reconnects with `Last-Event-ID` and misses nothing."""
     while True:
-        run = await store.runs.get(run_id)
-        events = await store.runs.events(run_id, after_id=cursor)
+        try:
+            run = await store.runs.get(run_id)
+            events = await store.runs.events(run_id, after_id=cursor)
+        except DatabaseUnavailableError as exc:
+            log.warning("the event stream of run %s ended: %s", run_id, exc)
+            yield ServerSentEvent(
+                event="error",
+                data=error_frame(
+                    UNAVAILABLE_STATUS, DATABASE_UNAVAILABLE_MESSAGE, DATABASE_UNAVAILABLE
+                ),
+                retry=RETRY_AFTER_SECONDS * 1000,
+            )
+            return
         for event in events:
             cursor = event.id
             yield ServerSentEvent(
