@@ -146,8 +146,9 @@ class Settings(BaseSettings):
     """How often a gateway replica renews the leases of its runs in flight (one batched write,
     which also saves their partial answers) and looks for runs whose lease expired."""
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=3600)
-    """How long a stopping gateway lets its answers in flight finish; those still running then
-    end with a retryable 503 error (the run `failed`, its partial answer kept)."""
+    """How long a stopping service lets its answers in flight finish. A gateway then ends those
+    still running with a retryable 503 error (the run `failed`, its partial answer kept); an
+    agent service then closes its streams."""
     aether_data_dir: Path = Path("./var")
     database_url: str | None = None
     llm_base_url: AnyHttpUrl | None = None

@@ -1,8 +1,10 @@
-"""Runs an app under uvicorn until a stop signal, and lets the gateway end its answers cleanly.
+"""Runs an app under uvicorn until a stop signal, letting the work in flight end cleanly.
 
-uvicorn's own graceful shutdown waits for open connections but tells the app nothing until they
-are closed. The gateway has to know at once: its streams would otherwise run until the timeout
-cut them, with no error frame (`aether.gateway.draining`). Agent services stop as uvicorn does.
+On SIGTERM uvicorn stops accepting connections and waits for the open ones, but sse-starlette
+(which streams the chat answers and, inside the a2a-sdk, the agents' A2A streams) cuts every
+stream at once. The gateway is told the moment the signal arrives and ends its answers itself
+(`aether.gateway.draining`). An agent service instead lets its streams run: they end when their
+answers do, or when uvicorn's timeout (`SHUTDOWN_GRACE_SECONDS`) cancels what is left.
 """
 
 from __future__ import annotations
@@ -10,28 +12,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from types import FrameType
-from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
+from sse_starlette.sse import AppStatus
 
 from aether.config import Settings
 from aether.gateway.draining import Drain
 
-SERVICE_STOP_SECONDS: Final = 10
-"""uvicorn's graceful-shutdown timeout for roles without a drain (the agent services)."""
-
 
 def serve(app: FastAPI, settings: Settings) -> None:
     drain: Drain | None = getattr(app.state, "drain", None)
+    if drain is None:
+        # Process-wide, and this process serves one agent service: its A2A streams only.
+        AppStatus.disable_automatic_graceful_drain()
+    grace = drain.server_grace_seconds if drain is not None else settings.shutdown_grace_seconds
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
-        timeout_graceful_shutdown=(
-            math.ceil(drain.server_grace_seconds) if drain is not None else SERVICE_STOP_SECONDS
-        ),
+        timeout_graceful_shutdown=math.ceil(grace),
     )
     StopAwareServer(config, on_stop=drain.begin if drain is not None else None).run()
 

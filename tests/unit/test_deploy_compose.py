@@ -175,9 +175,16 @@ def test_required_secrets_fail_loudly_instead_of_defaulting() -> None:
     assert "${SERVICE_TOKEN:?" in OVERRIDE["services"]["gateway"]["environment"]["SERVICE_TOKEN"]
 
 
-def test_the_gateway_is_given_time_to_end_its_answers_before_it_is_killed() -> None:
-    """Compose's default is 10 s; the gateway needs its drain grace plus the stop margin."""
-    period = BASE["services"]["gateway"]["stop_grace_period"]
+def grace_of(service: dict[str, Any]) -> int:
+    period = str(service["stop_grace_period"])
     assert re.fullmatch(r"\d+s", period), period
-    needed = Drain(Settings.model_fields["shutdown_grace_seconds"].default).server_grace_seconds
-    assert int(period[:-1]) > needed
+    return int(period[:-1])
+
+
+def test_every_role_is_given_time_to_end_its_answers_before_it_is_killed() -> None:
+    """Compose's default is 10 s; a gateway needs its drain grace plus the stop margin, an
+    agent its grace plus a moment."""
+    grace = Settings.model_fields["shutdown_grace_seconds"].default
+    assert grace_of(MERGED["gateway"]) > Drain(grace).server_grace_seconds
+    for role in ("architect", "ds-orchestrator", "ds-analysts"):
+        assert grace_of(MERGED[role]) > grace, role

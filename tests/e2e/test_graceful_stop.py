@@ -1,15 +1,16 @@
-"""A gateway stopped with SIGTERM (a rolling restart) ends its answers in flight cleanly.
+"""A service stopped with SIGTERM (a rolling restart) ends its answers in flight cleanly.
 
-`aether serve` runs as a process with a slow LLM (the fake OpenAI server streaming one word at a
-time). An answer that can finish within SHUTDOWN_GRACE_SECONDS does; one that cannot ends with a
-503 `gateway_stopping` error frame, its run is stored `failed` with the words already sent, and a
-retry with the same Idempotency-Key runs again (on the restarted gateway here) instead of
-replaying the failure.
+The services run as processes with a slow LLM (the fake OpenAI server streaming one word at a
+time). On a stopping gateway, an answer that can finish within SHUTDOWN_GRACE_SECONDS does; one
+that cannot ends with a 503 `gateway_stopping` error frame, its run is stored `failed` with the
+words already sent, and a retry with the same Idempotency-Key runs again (on the restarted gateway
+here) instead of replaying the failure. A stopping agent service finishes the answer it streams.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 
 from tests.deploy_harness import wait_for
 from tests.e2e.chat_streams import StreamedChat, chat
+from tests.e2e.distributed import launched_mesh
 from tests.e2e.monolith import STOP_TIMEOUT, aether_process, aether_server
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply, running_fake_openai
 
@@ -109,3 +111,24 @@ def test_an_answer_that_finishes_within_the_grace_completes(tmp_path: Path) -> N
         assert streamed.done, streamed
         assert streamed.error is None, streamed
         assert streamed.text == ANSWER
+
+
+def test_a_stopping_agent_service_finishes_the_answer_it_is_streaming(tmp_path: Path) -> None:
+    """Without this, the a2a-sdk's stream (sse-starlette) would be cut the moment the architect
+    stops, and the gateway would end the answer with `agent_unavailable`."""
+    fake = FakeOpenAI(responder=SlowModel(interval=0.1), api_key="llm-key")  # about 4 s
+    with (
+        running_fake_openai(fake) as llm_url,
+        launched_mesh(tmp_path, extra_env=llm_settings(llm_url, grace=30)) as (mesh, log),
+    ):
+        (architect,) = mesh.replicas("architect")
+        streamed = StreamedChat(mesh.urls["gateway"], QUESTION).start()
+        wait_for(lambda: len(streamed.content) >= 2 or streamed.ended, 60, "the first words")
+        os.kill(architect.pid, signal.SIGTERM)
+        streamed.wait_ended(STOP_TIMEOUT)
+        stopped = mesh.wait(timeout=STOP_TIMEOUT)
+    assert streamed.done, (streamed, log.text)
+    assert streamed.error is None, streamed
+    assert streamed.text == ANSWER
+    assert stopped is not None, log.text
+    assert stopped.role == "architect", stopped
