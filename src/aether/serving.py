@@ -23,10 +23,13 @@ from aether.gateway.draining import Drain
 
 def serve(app: FastAPI, settings: Settings) -> None:
     drain: Drain | None = getattr(app.state, "drain", None)
+    on_stop: Callable[[], None] | None
     if drain is None:
         # Process-wide, and this process serves one agent service: its A2A streams only.
         AppStatus.disable_automatic_graceful_drain()
-    grace = drain.server_grace_seconds if drain is not None else settings.shutdown_grace_seconds
+        grace, on_stop = settings.shutdown_grace_seconds, None
+    else:
+        grace, on_stop = drain.server_grace_seconds, drain.begin
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -34,7 +37,7 @@ def serve(app: FastAPI, settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=math.ceil(grace),
     )
-    StopAwareServer(config, on_stop=drain.begin if drain is not None else None).run()
+    StopAwareServer(config, on_stop=on_stop).run()
 
 
 class StopAwareServer(uvicorn.Server):

@@ -71,7 +71,11 @@ async def chat_completions(
     if body.stream:
         drain: Drain = request.app.state.drain
         return await _stream_response(
-            service, chat, headers, include_usage=body.include_usage, grace=drain
+            service,
+            chat,
+            headers,
+            include_usage=body.include_usage,
+            shutdown_grace=drain.stream_grace_seconds,
         )
     return await _complete(service, chat, headers)
 
@@ -102,7 +106,7 @@ async def _stream_response(
     headers: dict[str, str],
     *,
     include_usage: bool,
-    grace: Drain,
+    shutdown_grace: float,
 ) -> Response:
     """Starts the run, and the stream once the agent has taken the request: a run that fails
     before that (the agent is unreachable) is an error response with its own status."""
@@ -125,7 +129,7 @@ async def _stream_response(
         headers=headers,
         ping=SSE_PING_SECONDS,
         shutdown_event=anyio.Event(),
-        shutdown_grace_period=grace.stream_grace_seconds,
+        shutdown_grace_period=shutdown_grace,
     )
 
 
