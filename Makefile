@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/a2a_hop.py
 	$(BIN)/python bench/sandbox_jobs.py
 	$(BIN)/python bench/tracing_cost.py
+	$(BIN)/python bench/span_cost.py
 	$(BIN)/python bench/analysis_large.py
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	  $(BIN)/python bench/distributed_load.py

@@ -2,17 +2,19 @@
 
 Two monolith gateways run side by side as separate processes on loopback, identical but for
 MLFLOW_TRACKING_URI: one traces every request to a real MLflow server (started here, as in the
-tracing test), the other has tracing off. Rounds alternate between the two, so drift on a shared
-machine hits both alike; the median round of each is compared. The CPU time each process spent
-per request (from /proc) separates what tracing costs the gateway itself from what the MLflow
-server, which shares this machine's two cores here, spends storing the traces.
+tracing test), the other has tracing off. Rounds alternate between the two, in the order off-on,
+on-off, off-on, ..., so drift on a shared machine hits both alike; the median round of each is
+compared, and each pair of rounds gives a ratio of its own, whose spread shows the noise. The CPU
+time each process spent per request (from /proc) separates what tracing costs the gateway itself
+from what the MLflow server, which shares this machine's two cores here, spends storing the
+traces.
 
 - "hello": no analysis; the spans of the request (chat, routing, architect) against the cheapest
   request the gateway serves: the worst case for tracing's share.
 - the energy question: the architect, orchestrator, analyst and sandbox job spans too, against
   the real work of a request (a sandboxed analysis).
 
-    .venv/bin/python bench/tracing_cost.py [--requests 300] [--concurrency 8] [--rounds 3]
+    .venv/bin/python bench/tracing_cost.py [--requests 300] [--concurrency 8] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -134,8 +136,9 @@ async def rounds(
     measured = Rounds({label: [] for label in urls}, {label: [] for label in pids})
     for url in urls.values():  # warm-up: imports, first trace, connection pools
         await run_load("warm-up", url, body, requests=WARM_UP, concurrency=args.concurrency)
-    for _ in range(args.rounds):
-        for label, url in urls.items():
+    for number in range(args.rounds):
+        order = list(urls.items())
+        for label, url in order if number % 2 == 0 else reversed(order):
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             result = await run_load(
                 label, url, body, requests=requests, concurrency=args.concurrency
@@ -165,9 +168,19 @@ def report(title: str, measured: Rounds) -> None:
     print(f"  MLflow server CPU while tracing: {server:5.2f} ms/request")
     ratio = median_of["tracing off"] / median_of["tracing on"]
     off, on = (statistics.median(measured.cpu_ms[label]) for label in measured.results)
+    pairs = sorted(
+        untraced.throughput / traced.throughput
+        for untraced, traced in zip(
+            measured.results["tracing off"], measured.results["tracing on"], strict=True
+        )
+    )
     print(
         f"  tracing on is {ratio:.2f}x slower in throughput (target: at most 1.20x); "
         f"gateway CPU per request {on / off:.2f}x"
+    )
+    print(
+        f"  round by round: {statistics.median(pairs):.2f}x median, "
+        f"{pairs[0]:.2f}x to {pairs[-1]:.2f}x ({', '.join(f'{pair:.2f}' for pair in pairs)})"
     )
 
 
@@ -234,9 +247,9 @@ def stored_traces(tracking_uri: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--analysis-requests", type=int, default=24)
+    parser.add_argument("--analysis-requests", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aether-bench-tracing-") as root:
         asyncio.run(measure(args, Path(root)))

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     there; unset, tracing is off and costs nothing."""
     mlflow_experiment_name: str = Field(default="aether", min_length=1)
     """The MLflow experiment the traces go to (MLflow's own variable); created if missing."""
+    mlflow_trace_sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of the chat requests traced (MLflow's own variable), decided by the gateway and
+    followed by every service, so a request is traced everywhere or nowhere."""
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     analysis_timeout_seconds: float = Field(default=60.0, gt=0)
     """Wall-clock limit of a standard-depth analysis job; quick jobs get a third, deep ones 3x."""

@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import pytest
 from mlflow.entities import Trace
+from mlflow.tracing.constant import SpanAttributeKey
 from mlflow.tracking import MlflowClient
 
 from aether.config import without_settings
 from aether.deploy.launcher import Deployment
 from aether.deploy.loader import load_topology
 from aether.deploy.plan import LaunchOptions, resolve
+from aether.observability import otel_spans
 from aether.observability.mlflow_tracing import remember_missing_modules
 from tests.deploy_harness import CapturedLog, wait_for
 from tests.servers import free_port
@@ -166,10 +168,18 @@ def test_one_request_is_one_trace_with_every_service_under_the_right_parents(
 
     (root,) = [span for span in spans if span.parent_id is None]
     assert (root.name, root.attributes["aether.service"]) == ("chat", "gateway")
+    assert root.span_type == "CHAIN"
+    assert root.inputs == {"question": QUESTION, "history": 0}
+    assert isinstance(root.outputs, str)
+    assert "kWh" in root.outputs
+    assert json.loads(trace.info.request_preview or "null") == root.inputs
+    session = trace.info.trace_metadata["mlflow.trace.session"]
+    assert session == root.attributes["aether.conversation_id"]
     (routing,) = named("routing")
     assert parent(routing) is root
     (architect,) = named("architect")
     assert architect.attributes["aether.service"] == "architect"
+    assert architect.span_type == "AGENT"
     assert parent(architect) is root
     (orchestrator,) = named("ds-orchestrator")
     assert orchestrator.attributes["aether.service"] == "ds-orchestrator"
@@ -299,6 +309,26 @@ def _ready(url: str, process: subprocess.Popen[bytes]) -> bool:
         return httpx.get(f"{url}/ready", timeout=2, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_spans_are_written_with_mlflows_attribute_keys() -> None:
+    assert (
+        otel_spans.SPAN_TYPE,
+        otel_spans.INPUTS,
+        otel_spans.OUTPUTS,
+        otel_spans.TOKEN_USAGE,
+        otel_spans.LOG_LEVEL,
+        otel_spans.TRACE_TAG_PREFIX,
+        otel_spans.SESSION_ID,
+    ) == (
+        SpanAttributeKey.SPAN_TYPE,
+        SpanAttributeKey.INPUTS,
+        SpanAttributeKey.OUTPUTS,
+        SpanAttributeKey.CHAT_USAGE,
+        SpanAttributeKey.LOG_LEVEL,
+        SpanAttributeKey.TRACE_TAG_PREFIX,
+        SpanAttributeKey.SESSION_ID,
+    )
 
 
 def test_modules_mlflow_probes_for_are_remembered_as_missing() -> None:

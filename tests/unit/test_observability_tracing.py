@@ -1,11 +1,11 @@
-"""Tracing when it is off: nothing of MLflow is loaded, spans are one shared no-op, no headers."""
+"""Tracing when it is off: neither MLflow nor OpenTelemetry is loaded, spans are one shared no-op,
+no headers."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import timeit
 
 from aether.config import load_settings
 from aether.mesh.trace_context import TRACEPARENT_HEADER, outgoing_headers, trace_id_for_run
@@ -21,6 +21,7 @@ def test_without_a_tracking_uri_tracing_stays_off_and_mlflow_is_never_imported()
         "build_app(load_settings())\n"
         "assert configure_tracing(load_settings()) is False\n"
         "assert 'mlflow' not in sys.modules, 'mlflow was imported'\n"
+        "assert 'opentelemetry.sdk' not in sys.modules, 'the OpenTelemetry SDK was imported'\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("MLFLOW_")}
     done = subprocess.run(
@@ -44,13 +45,3 @@ def test_spans_are_one_shared_no_op_and_calls_carry_no_trace_headers() -> None:
     assert tracing.log_feedback("r", thumbs_up=True, comment=None, user="u") is None
     # A2A calls still carry a traceparent: the run's own trace, derived from its id.
     assert outgoing_headers("run-9")[TRACEPARENT_HEADER].split("-")[1] == trace_id_for_run("run-9")
-
-
-def test_a_span_costs_well_under_a_microsecond_when_off() -> None:
-    def one_span() -> None:
-        with tracing.span("agent", "AGENT", None) as span:
-            if span.recording:
-                span.set_inputs({})
-
-    seconds = min(timeit.repeat(one_span, number=10_000, repeat=5)) / 10_000
-    assert seconds < 2e-6, f"{seconds * 1e9:.0f} ns per span"

@@ -1,9 +1,10 @@
 """Tracing: one MLflow trace per chat request, across every service; off unless configured.
 
 Every process calls `configure_tracing(settings)` at startup. Without `MLFLOW_TRACKING_URI` nothing
-else happens: mlflow is never imported, `span()` returns one shared no-op object and the header
-helpers return nothing, so instrumented code costs a function call per span. With it, the MLflow
-backend (`aether.observability.mlflow_tracing`) is loaded and every span becomes an MLflow span.
+else happens: neither mlflow nor OpenTelemetry is imported, `span()` returns one shared no-op
+object and the header helpers return nothing, so instrumented code costs a function call per
+span. With it, the MLflow backend (`aether.observability.mlflow_tracing`) is loaded and every span
+becomes an OpenTelemetry span in MLflow's conventions, sent to the tracking server over OTLP.
 
 Spans are parented through the current context: a span opened while another is open in the same
 task is its child. Across services the A2A client sends the current span as W3C `traceparent`
@@ -16,17 +17,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final
 
 from aether.config import Settings
+from aether.observability.span_api import Span, SpanKind, TracingBackend
 
-log = logging.getLogger(__name__)
-
-SpanKind = Literal["CHAIN", "AGENT", "TOOL", "CHAT_MODEL", "TASK"]
-"""MLflow span types: routing is a CHAIN, agents AGENT, sandbox jobs TOOL, LLM calls CHAT_MODEL."""
+__all__ = ["Span", "SpanKind", "TracingBackend"]
 
 ACTIVATION_WAIT_SECONDS: Final = 10.0
 """How long startup waits for the MLflow server before going on with tracing still pending."""
@@ -35,64 +34,7 @@ FLUSH_TIMEOUT_SECONDS: Final = 10.0
 """How long a stopping service waits for its last spans to reach an answering MLflow server."""
 
 
-class Span(Protocol):
-    """What instrumented code may do with a span; the no-op span ignores all of it."""
-
-    @property
-    def recording(self) -> bool:
-        """False for the no-op span: skip building inputs or outputs that only tracing reads."""
-        ...
-
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None: ...
-
-    def set_inputs(self, inputs: Any) -> None: ...
-
-    def set_outputs(self, outputs: Any) -> None: ...
-
-    def set_token_usage(self, prompt_tokens: int, completion_tokens: int) -> None: ...
-
-    def fail(self, message: str) -> None:
-        """Mark the span failed without an exception (an agent that ended with an ErrorEvent)."""
-        ...
-
-
-class TracingBackend(Protocol):
-    def span(
-        self, name: str, kind: SpanKind, attributes: Mapping[str, Any]
-    ) -> AbstractContextManager[Span]: ...
-
-    def outgoing_headers(self) -> dict[str, str]:
-        """`traceparent` of the current span; empty outside any span."""
-        ...
-
-    def continue_trace(self, headers: Mapping[str, str]) -> AbstractContextManager[None]:
-        """Makes the caller's span (from its `traceparent`) the parent of spans in the block."""
-        ...
-
-    def tag_trace(self, run_id: str, conversation_id: str) -> None:
-        """Labels the current trace with the run (for feedback) and conversation (a session).
-        Call it in the trace's root span: the labels travel as the root's attributes."""
-        ...
-
-    def log_feedback(
-        self, run_id: str, *, thumbs_up: bool, comment: str | None, user: str
-    ) -> str | None:
-        """Logs a user's feedback on the run's trace; its trace id, or None if there is none.
-        Blocking (HTTP to the tracking server): call it from a worker thread."""
-        ...
-
-    def flush(self, timeout_seconds: float) -> bool:
-        """Sends every span still queued in this process; False if that took too long.
-        Blocking: call it from a worker thread."""
-        ...
-
-
-class _Startable(TracingBackend, Protocol):
-    experiment: str
-
-    def activate(self) -> None:
-        """Connects to the tracking server; raises while it cannot."""
-        ...
+log = logging.getLogger(__name__)
 
 
 class _NoopSpan:
@@ -222,19 +164,25 @@ def configure_tracing(settings: Settings) -> bool:
     if _state.configured_uri == uri:
         return _state.backend is not None
     _state.configured_uri = uri
-    # Before mlflow creates its tracer provider (at the first span): the OTLP batch processor
-    # sends what ended in the last second (OpenTelemetry's default, 5 s, would keep a lone
-    # trace waiting), up to 512 spans per call to the tracking server.
-    os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "1000")
     # MLflow's usage telemetry would call out to the internet; an operator may opt back in.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Imported here, not at the top: the one place mlflow is loaded, so a process without
     # MLFLOW_TRACKING_URI never pays for importing it (seconds and tens of MB).
-    from aether.observability.mlflow_tracing import MlflowBackend
+    from aether.observability.mlflow_tracing import connect
 
-    backend = MlflowBackend(uri, settings.mlflow_experiment_name, _state.service)
+    def connect_backend() -> TracingBackend:
+        return connect(
+            uri,
+            settings.mlflow_experiment_name,
+            service=_state.service,
+            sampling_ratio=settings.mlflow_trace_sampling_ratio,
+        )
+
     activation = threading.Thread(
-        target=_activate, args=(backend, uri), name="aether-mlflow-activation", daemon=True
+        target=_activate,
+        args=(connect_backend, uri, settings.mlflow_experiment_name),
+        name="aether-mlflow-activation",
+        daemon=True,
     )
     activation.start()
     activation.join(ACTIVATION_WAIT_SECONDS)
@@ -243,16 +191,16 @@ def configure_tracing(settings: Settings) -> bool:
     return _state.backend is not None
 
 
-def _activate(backend: _Startable, uri: str) -> None:
+def _activate(connect_backend: Callable[[], TracingBackend], uri: str, experiment: str) -> None:
     while _state.configured_uri == uri:
         try:
-            backend.activate()
+            backend = connect_backend()
         except Exception as exc:  # any failure of the tracking server: try again later
             log.warning("MLflow at %s is not usable yet (%s); retrying", uri, exc)
             threading.Event().wait(ACTIVATION_RETRY_SECONDS)
             continue
         _state.backend = backend
-        log.info("tracing to MLflow at %s, experiment %r", uri, backend.experiment)
+        log.info("tracing to MLflow at %s, experiment %r", uri, experiment)
         return
 
 
