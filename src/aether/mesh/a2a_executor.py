@@ -86,8 +86,7 @@ class MeshAgentExecutor(AgentExecutor):
             )
             return
         headers = context.call_context.state.get("headers", {})
-        # The agent's spans hang under the caller's span; all of them end inside this block
-        # (`_run` waits for the work), which MLflow needs to export a callee's spans.
+        # The agent's spans hang under the caller's span, in the caller's trace.
         with (
             tracing.continue_trace(headers),
             bound_call(request.run_id, incoming_traceparent(headers)) as call,

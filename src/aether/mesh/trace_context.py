@@ -77,7 +77,7 @@ def outgoing_headers(run_id: str) -> dict[str, str]:
 
 
 def traced_parent() -> str | None:
-    """The current MLflow span as a traceparent; None when tracing is off or no span is open."""
+    """The current span as a traceparent; None when tracing is off or no span is open."""
     return valid_traceparent(tracing.outgoing_headers().get(TRACEPARENT_HEADER))
 
 

@@ -107,11 +107,7 @@ def outgoing_headers() -> Mapping[str, str]:
 
 @contextmanager
 def continue_trace(headers: Mapping[str, str]) -> Iterator[None]:
-    """Spans opened in the block are children of the caller's span named in `headers`.
-
-    Every span of the block must end inside it: MLflow forgets the remote parent when the block
-    exits, and a span ending later is dropped.
-    """
+    """Spans opened in the block are children of the caller's span named in `headers`."""
     backend = _state.backend
     if backend is None or not any(name.lower() == "traceparent" for name in headers):
         yield
